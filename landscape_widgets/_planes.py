@@ -1,0 +1,410 @@
+"""Planes and lines through weight space.
+
+Every plane is an origin and two direction vectors, all flat tensors of the
+model's parameter count, so that ``point(x, y) = origin + x * u + y * v``.
+The constructors differ in where the three come from:
+
+- :meth:`Plane.through`: three points, orthonormal basis by Gram-Schmidt
+  (Garipov et al. 2018), so coordinates are distances in weight space;
+- :meth:`Plane.random`: two Gaussian directions with filter normalisation
+  (Li et al. 2018), centred on the model's weights;
+- :meth:`Plane.pca`: the top two principal directions of an optimizer
+  trajectory (Li et al. 2018, section 7);
+- :meth:`Plane.weights`: two individual weights as the axes, all else frozen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+from torch import nn
+
+from ._weights import ParamLayout, WeightsLike, as_vector, weights_of
+
+Bounds = tuple[float, float, float, float]
+
+_NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def _vector(w: WeightsLike, layout: ParamLayout | None, what: str) -> torch.Tensor:
+    if layout is None:
+        if isinstance(w, nn.Module):
+            vec = weights_of(w)
+        elif isinstance(w, torch.Tensor) and w.dim() == 1:
+            vec = w.detach().float().cpu()
+        else:
+            raise TypeError(
+                f"{what}: without a model to take names and shapes from, weights must be "
+                "an nn.Module or a flat tensor; pass model=... for state_dicts and checkpoints"
+            )
+    else:
+        vec = as_vector(w, layout)
+    if not torch.isfinite(vec).all():
+        bad = int((~torch.isfinite(vec)).sum())
+        raise ValueError(f"{what} has {bad} non-finite (NaN or inf) weights")
+    return vec
+
+
+def _check_same_size(vectors: dict[str, torch.Tensor]) -> None:
+    sizes = {name: v.numel() for name, v in vectors.items()}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{n}: {s}" for n, s in sizes.items())
+        raise ValueError(f"weight vectors differ in size ({listed}); are they from the same model?")
+
+
+@dataclass
+class Plane:
+    """A 2-D affine subspace of weight space: ``point(x, y) = origin + x*u + y*v``.
+
+    Attributes
+    ----------
+    origin, u, v : torch.Tensor
+        Flat float32 CPU tensors, one entry per model parameter.
+    kind : str
+        ``"through"``, ``"random"``, ``"pca"`` or ``"weights"``.
+    anchors : dict[str, tuple[float, float]]
+        The named points that define the plane, in plane coordinates.
+    info : dict
+        How the plane was made (seed, normalisation, explained variance, ...).
+    """
+
+    origin: torch.Tensor
+    u: torch.Tensor
+    v: torch.Tensor
+    kind: str
+    anchors: dict[str, tuple[float, float]] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def numel(self) -> int:
+        return self.origin.numel()
+
+    def point(self, x: float, y: float) -> torch.Tensor:
+        """The weight vector at plane coordinates ``(x, y)``."""
+        return self.origin + x * self.u + y * self.v
+
+    def project(self, w: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+        """Least-squares plane coordinates of one vector ``(P,)`` or many ``(K, P)``.
+
+        Returns ``(2,)`` or ``(K, 2)``. For orthonormal u, v this is the dot
+        product with each; random planes are not orthogonal, so solve the
+        2x2 normal equations.
+        """
+        w = torch.stack(list(w)) if isinstance(w, (list, tuple)) else w
+        single = w.dim() == 1
+        d = (w.reshape(-1, self.numel).double() - self.origin.double())  # (K, P)
+        basis = torch.stack([self.u, self.v]).double()  # (2, P)
+        gram = basis @ basis.T  # (2, 2)
+        coords = torch.linalg.solve(gram, basis @ d.T).T  # (K, 2)
+        coords = coords.float()
+        return coords[0] if single else coords
+
+    def distance(self, w: torch.Tensor) -> torch.Tensor:
+        """Euclidean distance from each vector to the plane (its projection error)."""
+        w2 = w.reshape(-1, self.numel)
+        c = self.project(w2).reshape(-1, 2)
+        back = self.origin + c[:, :1] * self.u + c[:, 1:] * self.v
+        dist = (w2 - back).norm(dim=1)
+        return dist[0] if w.dim() == 1 else dist
+
+    def default_bounds(self, margin: float | None = None) -> Bounds:
+        """A window around the anchors.
+
+        With several anchors, ``margin`` (default 0.25) is the fraction of
+        their extent added on each side; with one anchor it is the half-width
+        of a square around it (default 1.0, one filter-normalised unit).
+        """
+        pts = list(self.anchors.values()) + list(self.info.get("path", []))
+        xs = [p[0] for p in pts] or [0.0]
+        ys = [p[1] for p in pts] or [0.0]
+        if len(pts) <= 1:
+            r = 1.0 if margin is None else float(margin)
+            return (xs[0] - r, xs[0] + r, ys[0] - r, ys[0] + r)
+        m = 0.25 if margin is None else float(margin)
+        span = max(max(xs) - min(xs), max(ys) - min(ys))
+        pad = m * span if span > 0 else 1.0
+        return (min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad)
+
+    # ----------------------------------------------------------------- makers
+    @classmethod
+    def through(
+        cls,
+        w1: WeightsLike,
+        w2: WeightsLike,
+        w3: WeightsLike,
+        model: nn.Module | None = None,
+        names: tuple[str, str, str] = ("w1", "w2", "w3"),
+    ) -> "Plane":
+        """The plane through three points, with an orthonormal basis.
+
+        ``u = w2 - w1``, ``v = w3 - w1`` made orthogonal to ``u`` by one
+        Gram-Schmidt step, both scaled to unit length, so ``w1`` sits at the
+        origin, ``w2`` at ``(|w2 - w1|, 0)`` and distances in the plane are
+        distances in weight space (Garipov et al. 2018, section 4).
+
+        Examples
+        --------
+        >>> a, b, c = torch.zeros(3), torch.tensor([2., 0, 0]), torch.tensor([1., 1, 0])
+        >>> Plane.through(a, b, c).anchors
+        {'w1': (0.0, 0.0), 'w2': (2.0, 0.0), 'w3': (1.0, 1.0)}
+        """
+        layout = ParamLayout.of(model) if model is not None else None
+        vecs = {n: _vector(w, layout, n) for n, w in zip(names, (w1, w2, w3))}
+        _check_same_size(vecs)
+        p1, p2, p3 = vecs.values()
+        u = p2 - p1
+        v = p3 - p1
+        u_norm = u.double().norm()
+        if u_norm == 0:
+            raise ValueError(f"{names[0]} and {names[1]} are the same point; no plane through them")
+        u_hat = (u.double() / u_norm)
+        v_perp = v.double() - (v.double() @ u_hat) * u_hat
+        v_norm = v_perp.norm()
+        if v_norm <= 1e-9 * max(float(u_norm), float(v.double().norm())):
+            raise ValueError(f"{', '.join(names)} lie on one line; no unique plane through them")
+        v_hat = v_perp / v_norm
+        anchors = {
+            names[0]: (0.0, 0.0),
+            names[1]: (float(u_norm), 0.0),
+            names[2]: (float(v.double() @ u_hat), float(v_norm)),
+        }
+        return cls(p1.clone(), u_hat.float(), v_hat.float(), "through", anchors, {})
+
+    @classmethod
+    def random(
+        cls,
+        model: nn.Module,
+        normalization: str | None = "filter",
+        ignore: Iterable[str] = ("bias", "bn"),
+        seed: int = 0,
+        center: WeightsLike | None = None,
+    ) -> "Plane":
+        """Two random Gaussian directions around the model's weights.
+
+        With ``normalization="filter"`` each filter of a direction (each
+        output channel of a convolution, each row of a Linear weight) is
+        rescaled to the norm of the same filter of the weights:
+        ``d <- d / |d| * |theta|`` (Li et al. 2018, "Visualizing the Loss
+        Landscape of Neural Nets", section 4). ``"layer"`` does the same per
+        parameter tensor, ``"model"`` for the whole vector, ``None`` keeps
+        the raw N(0, 1) draws. One-dimensional parameters are normalised as
+        one group. ``ignore`` zeroes the directions of biases (``"bias"``)
+        and of normalisation layers' parameters (``"bn"``).
+
+        Examples
+        --------
+        >>> net = torch.nn.Linear(4, 3)
+        >>> plane = Plane.random(net, seed=0)
+        >>> torch.allclose(plane.u[:12].view(3, 4).norm(dim=1), net.weight.norm(dim=1))
+        True
+        """
+        if normalization not in ("filter", "layer", "model", None):
+            raise ValueError(f"normalization must be 'filter', 'layer', 'model' or None, not {normalization!r}")
+        ignore = tuple(ignore or ())
+        unknown = set(ignore) - {"bias", "bn"}
+        if unknown:
+            raise ValueError(f"ignore takes 'bias' and 'bn', not {sorted(unknown)}")
+        layout = ParamLayout.of(model)
+        theta = _vector(center if center is not None else model, layout, "center")
+        norm_params = {
+            f"{mname}.{pname}" if mname else pname
+            for mname, mod in model.named_modules()
+            if isinstance(mod, _NORM_LAYERS)
+            for pname, _ in mod.named_parameters(recurse=False)
+        }
+        gen = torch.Generator().manual_seed(seed)
+        dirs = []
+        for _ in range(2):
+            d = torch.randn(layout.numel, generator=gen)
+            for name, shape in zip(layout.names, layout.shapes):
+                sl = layout.slice(name)
+                is_bn = name in norm_params
+                is_bias = not is_bn and len(shape) <= 1
+                if ("bn" in ignore and is_bn) or ("bias" in ignore and is_bias):
+                    d[sl] = 0.0
+                    continue
+                if normalization in ("filter", "layer"):
+                    dd = d[sl].view(shape[0], -1) if (normalization == "filter" and len(shape) >= 2) else d[sl].view(1, -1)
+                    tt = theta[sl].view_as(dd)
+                    dd.mul_(tt.norm(dim=1, keepdim=True) / dd.norm(dim=1, keepdim=True).clamp_min(1e-12))
+            if normalization == "model":
+                d.mul_(theta.norm() / d.norm().clamp_min(1e-12))
+            dirs.append(d)
+        info = {"seed": seed, "normalization": normalization, "ignore": list(ignore)}
+        return cls(theta.clone(), dirs[0], dirs[1], "random", {"center": (0.0, 0.0)}, info)
+
+    @classmethod
+    def pca(
+        cls,
+        trajectory: Sequence[WeightsLike],
+        model: nn.Module | None = None,
+    ) -> "Plane":
+        """The plane of the top two principal directions of a trajectory.
+
+        Random directions are nearly orthogonal to an optimizer's path in
+        high dimension, so the path is projected onto the top two principal
+        components of ``theta_i - theta_last`` instead (Li et al. 2018,
+        section 7). The origin is the last point; ``info`` holds the
+        explained variance ratio of each component and the path's plane
+        coordinates; ``anchors`` the start and the end.
+
+        Examples
+        --------
+        >>> path = [torch.tensor([float(i), 0.1 * i * i, 0.0]) for i in range(5)]
+        >>> plane = Plane.pca(path)
+        >>> round(sum(plane.info["explained_variance"]), 6)
+        1.0
+        """
+        layout = ParamLayout.of(model) if model is not None else None
+        points = [_vector(w, layout, f"trajectory[{i}]") for i, w in enumerate(trajectory)]
+        if len(points) < 3:
+            raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {len(points)}")
+        _check_same_size({f"trajectory[{i}]": p for i, p in enumerate(points)})
+        last = points[-1]
+        m = torch.stack(points[:-1]).double() - last.double()  # (K, P)
+        # rows are few and columns many: the SVD of the K x P matrix is cheap
+        _, s, vh = torch.linalg.svd(m, full_matrices=False)
+        if s.numel() < 2 or s[1] <= 1e-12 * s[0]:
+            raise ValueError("the trajectory spans fewer than two directions; no PCA plane")
+        u, v = vh[0], vh[1]
+        # fix the sign so the start lies at positive x, y: repeatable pictures
+        c0 = m[0]
+        u = u if c0 @ u >= 0 else -u
+        v = v if c0 @ v >= 0 else -v
+        var = (s**2 / (s**2).sum()).tolist()
+        coords = torch.stack([m @ u, m @ v], dim=1).tolist() + [[0.0, 0.0]]
+        info = {
+            "explained_variance": var[:2],
+            "explained_variance_all": var,
+            "path": [tuple(map(float, c)) for c in coords],
+        }
+        anchors = {"start": tuple(coords[0]), "end": (0.0, 0.0)}
+        return cls(last.clone(), u.float(), v.float(), "pca", anchors, info)
+
+    @classmethod
+    def weights(
+        cls,
+        model: nn.Module,
+        a: tuple[str, int | tuple[int, ...]],
+        b: tuple[str, int | tuple[int, ...]],
+        center: WeightsLike | None = None,
+    ) -> "Plane":
+        """Two individual weights as the axes; every other weight frozen.
+
+        Coordinates are the two weights' values, so the model's own weights
+        sit at ``anchors["theta"] = (theta[a], theta[b])``.
+
+        Examples
+        --------
+        >>> net = torch.nn.Linear(4, 3, bias=False)
+        >>> plane = Plane.weights(net, ("weight", (0, 1)), ("weight", (2, 3)))
+        >>> plane.anchors["theta"] == (net.weight[0, 1].item(), net.weight[2, 3].item())
+        True
+        """
+        layout = ParamLayout.of(model)
+        theta = _vector(center if center is not None else model, layout, "center")
+        flat = [_flat_index(layout, spec, label) for spec, label in ((a, "a"), (b, "b"))]
+        if flat[0] == flat[1]:
+            raise ValueError(f"a and b name the same weight {a!r}")
+        origin = theta.clone()
+        u = torch.zeros_like(theta)
+        v = torch.zeros_like(theta)
+        u[flat[0]] = 1.0
+        v[flat[1]] = 1.0
+        origin[flat] = 0.0
+        anchors = {"theta": (float(theta[flat[0]]), float(theta[flat[1]]))}
+        info = {
+            "a": [a[0], _as_tuple(a[1])],
+            "b": [b[0], _as_tuple(b[1])],
+            "flat_index": flat,
+        }
+        return cls(origin, u, v, "weights", anchors, info)
+
+
+def _as_tuple(index: int | Sequence[int]) -> tuple[int, ...]:
+    return (int(index),) if isinstance(index, int) else tuple(int(i) for i in index)
+
+
+def _flat_index(layout: ParamLayout, spec, label: str) -> int:
+    try:
+        name, index = spec
+    except (TypeError, ValueError):
+        raise TypeError(f"{label} must be (parameter name, index), e.g. ('1.weight', (5, 250))") from None
+    shape = layout.shapes[layout.index(name)]
+    idx = _as_tuple(index)
+    if len(idx) != len(shape) or any(not 0 <= i < n for i, n in zip(idx, shape)):
+        raise IndexError(f"{label}: index {idx} is outside parameter {name!r} of shape {tuple(shape)}")
+    offset = 0
+    for i, n in zip(idx, shape):
+        offset = offset * n + i
+    return layout.offsets[layout.index(name)] + offset
+
+
+@dataclass
+class Line:
+    """The straight line ``point(t) = (1 - t) * w1 + t * w2`` in weight space.
+
+    Examples
+    --------
+    >>> line = Line(torch.zeros(2), torch.tensor([2.0, 4.0]))
+    >>> line.point(0.5)
+    tensor([1., 2.])
+    """
+
+    w1: WeightsLike
+    w2: WeightsLike
+    model: nn.Module | None = None
+    names: tuple[str, str] = ("w1", "w2")
+
+    def __post_init__(self):
+        layout = ParamLayout.of(self.model) if self.model is not None else None
+        self.w1 = _vector(self.w1, layout, self.names[0])
+        self.w2 = _vector(self.w2, layout, self.names[1])
+        _check_same_size(dict(zip(self.names, (self.w1, self.w2))))
+        self.model = None  # only needed to read the weights
+
+    kind = "line"
+
+    @property
+    def origin(self) -> torch.Tensor:
+        return self.w1
+
+    @property
+    def u(self) -> torch.Tensor:
+        return self.w2 - self.w1
+
+    @property
+    def v(self) -> torch.Tensor:
+        return torch.zeros_like(self.w1)
+
+    @property
+    def numel(self) -> int:
+        return self.w1.numel()
+
+    @property
+    def length(self) -> float:
+        """Euclidean distance between the two ends."""
+        return float((self.w2 - self.w1).norm())
+
+    @property
+    def anchors(self) -> dict[str, float]:
+        return {self.names[0]: 0.0, self.names[1]: 1.0}
+
+    def point(self, t: float) -> torch.Tensor:
+        return self.w1 + t * (self.w2 - self.w1)
+
+    def default_bounds(self, margin: float | None = None) -> tuple[float, float]:
+        m = 0.25 if margin is None else float(margin)
+        return (-m, 1.0 + m)
+
+
+def grid_axis(lo: float, hi: float, n: int) -> torch.Tensor:
+    """``n`` evenly spaced float64 coordinates from ``lo`` to ``hi``."""
+    if n < 2:
+        raise ValueError(f"resolution must be at least 2, got {n}")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        raise ValueError(f"bounds must be finite with lo < hi, got ({lo}, {hi})")
+    return torch.linspace(lo, hi, n, dtype=torch.float64)
