@@ -1,20 +1,28 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
+from . import datasets, models
 from ._landscape import STRATEGIES, Landscape, StrategyUnavailable
 from ._planes import Line, Plane
 from ._results import Profile, Surface
+from ._train import TrainResult, train
 from ._weights import ParamLayout, as_vector, weights_of
+from ._widget import LandscapeWidget
 
 __all__ = [
     "STRATEGIES",
     "Landscape",
+    "LandscapeWidget",
     "Line",
     "ParamLayout",
     "Plane",
     "Profile",
     "StrategyUnavailable",
     "Surface",
+    "TrainResult",
     "as_vector",
+    "datasets",
+    "models",
+    "train",
     "weights_of",
 ]
 __version__ = "0.1.0"

@@ -210,6 +210,14 @@ class Landscape:
             mod = net.get_submodule(mod_name) if mod_name else net
             mod._parameters[attr] = nn.Parameter(views[name], requires_grad=False)
         self.net = net
+        # On CPUs, convolutions over channels-last inputs run much faster
+        # (measured 1.4-2.5x for small CNNs here); activations keep the layout.
+        self.channels_last = (
+            self.device.type == "cpu" and self.X.dim() == 4
+            and any(isinstance(m, nn.Conv2d) for m in net.modules())
+        )
+        if self.channels_last:
+            self.X = self.X.contiguous(memory_format=torch.channels_last)
 
         with torch.no_grad():
             out = self._forward(self.X[: min(len(self.X), 4)])
@@ -403,34 +411,38 @@ class Landscape:
         if levels is None:
             levels = max(1, min(3, int(math.log2(max(nx, ny) / 8)) + 1))
         t0 = time.perf_counter()
+        # Neither the lock nor no_grad may stay held across a yield: the
+        # caller's code runs there, perhaps training or probing other points.
         with self._lock, torch.no_grad():
             plane = self._prepare(target)
             engines = self._candidates(plane, strategy)
-            chosen, timings = None, {}
-            bar = None
-            if progress or (progress is None and nx * ny >= 1024):
-                from tqdm.auto import tqdm
+        chosen, timings = None, {}
+        bar = None
+        if progress or (progress is None and nx * ny >= 1024):
+            from tqdm.auto import tqdm
 
-                bar = tqdm(total=nx * ny, desc="landscape", unit="pt", leave=False)
-            try:
-                for level in range(levels):
-                    stride = 2 ** (levels - 1 - level)
-                    todo = np.flatnonzero(_level_mask(ny, nx, stride) & ~grid.done)
-                    if chosen is None:
+            bar = tqdm(total=nx * ny, desc="landscape", unit="pt", leave=False)
+        try:
+            for level in range(levels):
+                stride = 2 ** (levels - 1 - level)
+                todo = np.flatnonzero(_level_mask(ny, nx, stride) & ~grid.done)
+                if chosen is None:
+                    with self._lock, torch.no_grad():
                         chosen, timings, todo = self._choose(engines, grid, todo, bar)
-                    for chunk in _chunks(todo, chosen.chunk):
-                        if cancel is not None and cancel.is_set():
-                            return
+                for chunk in _chunks(todo, chosen.chunk):
+                    if cancel is not None and cancel.is_set():
+                        return
+                    with self._lock, torch.no_grad():
                         self._run(chosen, grid, chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-                    seconds = time.perf_counter() - t0
-                    prov = self._provenance(target, chosen.name, timings, seconds, grid)
-                    done = level == levels - 1
-                    yield _result(target, xs, ys, grid, stride, prov, level, done, is_line)
-            finally:
-                if bar is not None:
-                    bar.close()
+                    if bar is not None:
+                        bar.update(len(chunk))
+                seconds = time.perf_counter() - t0
+                prov = self._provenance(target, chosen.name, timings, seconds, grid)
+                done = level == levels - 1
+                yield _result(target, xs, ys, grid, stride, prov, level, done, is_line)
+        finally:
+            if bar is not None:
+                bar.close()
 
     # -------------------------------------------------------------- internals
     def _prepare(self, target):
@@ -485,7 +497,8 @@ class Landscape:
                 if bar is not None:
                     bar.update(len(chunk))
             if per_point:
-                timings[eng.name] = per_point[-1]
+                # the minimum is robust to the random stalls of shared machines
+                timings[eng.name] = min(per_point)
         timed = [e for e in engines if e.name in timings]
         best = min(timed, key=lambda e: timings[e.name]) if timed else engines[0]
         return best, timings, todo[pos:]
@@ -501,6 +514,7 @@ class Landscape:
             "bn": self.bn if self.has_bn else "none",
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
+            "channels_last": self.channels_last,
             "metrics": list(self.metrics),
             "resolution": [grid.shape[1], grid.shape[0]],
             "nonfinite": int((~np.isfinite(grid.values["loss"][grid.done])).sum()),
@@ -754,7 +768,8 @@ class _Tiled:
             raise StrategyUnavailable("tiled evaluation needs (N, features) inputs to the first Linear")
         self.N = len(X)
         widths = [m.out_features for _, m in layers if isinstance(m, nn.Linear)]
-        self.chunk = int(max(1, min(64, ls.memory_budget // (4 * self.N * max(widths)))))
+        # 4-8 points per chunk keep activations in cache on CPUs
+        self.chunk = int(max(4, min(64, ls.memory_budget // (4 * self.N * max(widths)))))
         basis = {k: v for k, v in zip("ouv", (plane._origin_d, plane._u_d, plane._v_d))}
         split = {k: ls.layout.split(v) for k, v in basis.items()}
         self.linears = []  # per Linear: (weight basis (3, out*in), bias basis (3, out) or None)
@@ -874,6 +889,9 @@ class _Partial:
 
     def run(self, coords):
         ls = self.ls
+        # the layers after the changed one read their weights from the flat
+        # buffer, which another caller may have moved since the last chunk
+        ls._write_point(self.plane, 0.0, 0.0)
         if self.row_case is None:
             return self._run_general(coords)
         rc = self.row_case

@@ -329,3 +329,22 @@ def test_user_model_is_not_modified():
     Landscape(net, nn.CrossEntropyLoss(), (X, y)).evaluate(Plane.random(net, seed=0), resolution=4)
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def test_stream_leaves_grad_mode_and_lock_to_the_caller_between_levels():
+    g = torch.Generator().manual_seed(3)
+    X = torch.rand(50, 1, 6, 6, generator=g)
+    y = nn.functional.one_hot(torch.randint(0, 4, (50,), generator=g), 4).float()
+    net = teaching()
+    plane = Plane.weights(net, ("3.weight", (1, 2)), ("5.weight", (0, 1)))
+    ax, ay = plane.anchors["theta"]
+    bounds = (ax - 2, ax + 2, ay - 2, ay + 2)
+    ls = Landscape(net, nn.MSELoss(), (X, y))
+    final = None
+    for part in ls.stream(plane, resolution=17, bounds=bounds, strategy="partial"):
+        assert torch.is_grad_enabled()
+        # probing another point between levels must not disturb the stream
+        ls.metrics_at(teaching(seed=5))
+        final = part
+    ref, _ = reference_grid(net, nn.MSELoss(), X, y, plane, final.x, final.y)
+    np.testing.assert_allclose(final.loss, ref, rtol=2e-5, atol=2e-6)
