@@ -28,6 +28,7 @@ import copy
 import math
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -711,7 +712,11 @@ class _Vmap:
         params = ls.layout.split(W)
         total = {m: torch.zeros(len(coords), dtype=torch.float64) for m in ls.metrics}
         for sl, Xb in ls._batches(ls.X):
-            out = self.batched(params, Xb)  # (B, n, ...)
+            with warnings.catch_warnings():
+                # ops without a batching rule fall back to a loop; the timing
+                # of strategy="auto" already accounts for that, so stay quiet
+                warnings.filterwarnings("ignore", message=".*batching rule.*")
+                out = self.batched(params, Xb)  # (B, n, ...)
             vals = ls._batched_metrics(out, sl)
             for m in ls.metrics:
                 total[m] += vals[m].double().cpu() * (len(Xb) / len(ls.X))

@@ -1,0 +1,258 @@
+"""Shared fixtures: a stand-in Surface, a kernel from this venv, and JupyterLab
+driven by Debian's Chromium through Playwright for the ``browser`` tests.
+
+Browser set-up follows shared/BROWSER-TESTING.md: Chromium at
+/usr/bin/chromium (never ``playwright install``), JupyterLab on 127.0.0.1 with
+a token and its config, settings, workspace and runtime folders in a temporary
+directory so no earlier state leaks in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("LW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Console messages known to be harmless (see shared/BROWSER-TESTING.md).
+HARMLESS_CONSOLE = (
+    re.compile(r"Unsatisfied version .* @lumino/coreutils"),
+    re.compile(r"GPU stall due to ReadPixels"),
+)
+
+
+# --------------------------------------------------------------------------
+# A stand-in Surface: the shape of the core's result dataclass, no torch.
+
+
+@dataclass
+class StandInSurface:
+    x: np.ndarray
+    y: np.ndarray
+    loss: np.ndarray
+    metrics: dict = field(default_factory=dict)
+    anchors: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+
+def stand_in_surface(nx: int = 9, ny: int = 7, nan_cells=(), inf_cells=()) -> StandInSurface:
+    """A bowl-shaped surface on [-1, 1] x [-0.5, 0.5] with two anchors."""
+    x = np.linspace(-1.0, 1.0, nx)
+    y = np.linspace(-0.5, 0.5, ny)
+    xx, yy = np.meshgrid(x, y)  # (ny, nx)
+    loss = 0.1 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy
+    for i, j in nan_cells:
+        loss[i, j] = np.nan
+    for i, j in inf_cells:
+        loss[i, j] = np.inf
+    accuracy = 1.0 - loss / loss[np.isfinite(loss)].max()
+    return StandInSurface(
+        x=x,
+        y=y,
+        loss=loss,
+        metrics={"accuracy": accuracy},
+        anchors={"w1": (0.0, 0.0), "w2": (0.5, -0.25)},
+        provenance={"plane": "stand-in"},
+    )
+
+
+@pytest.fixture
+def make_surface():
+    """Factory for stand-in surfaces: ``make_surface(nx, ny, nan_cells=[(i, j)])``."""
+    return stand_in_surface
+
+
+# --------------------------------------------------------------------------
+# Jupyter: a kernel spec for this interpreter in an isolated Jupyter path.
+
+
+@pytest.fixture(scope="session")
+def jupyter_env(tmp_path_factory):
+    """Point Jupyter at temporary folders and a ``python3`` kernel running this
+    interpreter (the venv), whatever kernels the machine has installed.
+
+    Yields the environment (a dict) that child processes should use.
+    """
+    base = tmp_path_factory.mktemp("jupyter")
+    spec_dir = base / "data" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    env = {
+        "JUPYTER_PATH": os.pathsep.join(
+            [str(base / "data"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+        ),
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "lab-workspaces"),
+        "IPYTHONDIR": str(base / "ipython"),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield dict(os.environ)
+
+
+# --------------------------------------------------------------------------
+# JupyterLab + Chromium
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    log: Path
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}&reset"
+
+
+@pytest.fixture(scope="session")
+def lab_server(jupyter_env, tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 serving an empty temporary folder."""
+    root = tmp_path_factory.mktemp("lab-root")
+    log = root.parent / "jupyterlab.log"
+    port = _free_port()
+    token = secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab",
+        "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}", "--allow-root",
+        f"--notebook-dir={root}", "--ServerApp.port_retries=0",
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=jupyter_env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError(f"JupyterLab did not answer in 60 s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    try:
+        yield LabServer(url=url, token=token, root=root, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium launched by Playwright (one per test session)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class LabPage:
+    """A Playwright page on JupyterLab, with the few moves the tests need."""
+
+    def __init__(self, page, server: LabServer):
+        self.page = page
+        self.server = server
+        self.console_errors: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda err: self.console_errors.append(f"pageerror: {err}"))
+
+    def _on_console(self, msg) -> None:
+        if msg.type == "error" and not any(p.search(msg.text) for p in HARMLESS_CONSOLE):
+            self.console_errors.append(msg.text)
+
+    def open_notebook(self, name: str, timeout: float = 90) -> None:
+        """Open ``name`` (relative to the server root) and wait for an idle kernel."""
+        self.page.goto(self.server.notebook_url(name))
+        # The execution indicator says idle before a kernel exists; the status
+        # bar's kernel item only reads "... | Idle" once the kernel is up.
+        self.page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first.wait_for(
+            timeout=timeout * 1000
+        )
+
+    def run_cell(self, index: int) -> None:
+        """Focus cell ``index`` and run it with Shift+Enter."""
+        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".jp-InputArea-editor").click()
+        self.page.keyboard.press("Shift+Enter")
+
+    def assert_no_console_errors(self) -> None:
+        assert not self.console_errors, "browser console errors:\n" + "\n".join(self.console_errors)
+
+
+@pytest.fixture
+def lab_page(chromium, lab_server):
+    """A fresh browser context and page on the session's JupyterLab."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        yield LabPage(page, lab_server)
+    finally:
+        context.close()
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """Write a notebook of code cells for the ``python3`` kernel."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(path))
+    return path

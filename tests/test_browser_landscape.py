@@ -1,0 +1,93 @@
+"""LandscapeWidget in JupyterLab in a real Chromium: it draws, NaN cells are
+masked with a legend entry, colours match the headless renderer, and a trait
+changed in the kernel redraws the canvas."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import stand_in_surface, write_notebook
+
+from landscape_widgets._render import colorize, masked_color, plot_box
+
+pytestmark = pytest.mark.browser
+
+NX, NY = 9, 7
+NAN_CELL = (1, 2)
+WIDTH, HEIGHT = 560, 440
+
+SETUP = textwrap.dedent(
+    f"""
+    import numpy as np
+    from dataclasses import dataclass, field
+    from landscape_widgets._widget import LandscapeWidget
+
+    @dataclass
+    class Surface:
+        x: np.ndarray
+        y: np.ndarray
+        loss: np.ndarray
+        metrics: dict = field(default_factory=dict)
+        anchors: dict = field(default_factory=dict)
+        provenance: dict = field(default_factory=dict)
+
+    x = np.linspace(-1.0, 1.0, {NX})
+    y = np.linspace(-0.5, 0.5, {NY})
+    xx, yy = np.meshgrid(x, y)
+    loss = 0.1 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy
+    loss[{NAN_CELL[0]}, {NAN_CELL[1]}] = np.nan
+    w = LandscapeWidget(Surface(x, y, loss, anchors={{"w1": (0.0, 0.0)}}),
+                        title="browser test", width={WIDTH}, height={HEIGHT})
+    w
+    """
+)
+
+# Reads one canvas pixel at CSS position (u, v), whatever the device pixel ratio.
+PIXEL_JS = """([u, v]) => {
+  const c = document.querySelector('.lw-landscape canvas');
+  const k = c.width / c.clientWidth;
+  const d = c.getContext('2d').getImageData(Math.floor(u * k), Math.floor(v * k), 1, 1).data;
+  return [d[0], d[1], d[2]];
+}"""
+
+
+def cell_centre(i: int, j: int) -> tuple[int, int]:
+    x0, y0, x1, y1 = plot_box(WIDTH, HEIGHT)
+    return int(x0 + (j + 0.5) / NX * (x1 - x0)), int(y1 - (i + 0.5) / NY * (y1 - y0))
+
+
+def test_landscape_widget_draws_and_redraws(lab_page, lab_server, tmp_path):
+    write_notebook(
+        lab_server.root / "landscape.ipynb", [SETUP, 'w.colormap = "terrain"\nw.log_scale = True']
+    )
+    page = lab_page.page
+    lab_page.open_notebook("landscape.ipynb")
+
+    lab_page.run_cell(0)
+    root = page.locator('.lw-landscape[data-status="drawn"]')
+    root.wait_for(timeout=60_000)
+    assert root.get_attribute("data-masked") == "1"
+    assert root.get_attribute("data-colormap") == "viridis"
+    root.scroll_into_view_if_needed()
+    root.screenshot(path=str(tmp_path / "landscape.png"))
+
+    # The NaN cell is masked; finite cells have exactly the headless renderer's colours.
+    expected = stand_in_surface(NX, NY, nan_cells=[NAN_CELL]).loss
+    rgb = colorize(expected, "viridis")
+    assert page.evaluate(PIXEL_JS, list(cell_centre(*NAN_CELL))) == list(masked_color())
+    for i, j in [(0, 0), (6, 8), (3, 7), (5, 1)]:
+        assert page.evaluate(PIXEL_JS, list(cell_centre(i, j))) == rgb[i, j].tolist(), (i, j)
+
+    # A change made in the kernel redraws the canvas.
+    lab_page.run_cell(1)
+    page.locator('.lw-landscape[data-colormap="terrain"]').wait_for(timeout=30_000)
+    rgb_log = colorize(expected, "terrain", log=True)
+    for i, j in [(0, 0), (3, 7)]:
+        got = page.evaluate(PIXEL_JS, list(cell_centre(i, j)))
+        assert got == rgb_log[i, j].tolist(), (i, j)
+    assert json.dumps(got) != json.dumps(rgb[3, 7].tolist())
+    assert np.isnan(expected[NAN_CELL])
+    lab_page.assert_no_console_errors()
