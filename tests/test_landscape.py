@@ -348,3 +348,48 @@ def test_stream_leaves_grad_mode_and_lock_to_the_caller_between_levels():
         final = part
     ref, _ = reference_grid(net, nn.MSELoss(), X, y, plane, final.x, final.y)
     np.testing.assert_allclose(final.loss, ref, rtol=2e-5, atol=2e-6)
+
+
+def test_cnn_in_batches_every_strategy_equals_the_loop():
+    X, y = data_img(n=40)
+    net = perturbed(cnn())
+    ran = check_all_strategies(net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=2),
+                               res=4, expect=("loop", "vmap", "affine"), batch_size=16)
+    assert "tiled" not in ran
+
+
+def test_auto_batch_size_keeps_conv_activations_near_8_mib():
+    X, y = data_img(n=80, size=64)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(16, 4))
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
+    assert ls.batch_size == (8 << 20) // (16 * 64 * 64 * 4)  # 32 images per batch
+    mlp_ls = Landscape(mlp(), nn.CrossEntropyLoss(), data_2d())
+    assert mlp_ls.batch_size is None
+
+
+def test_streamlined_copy_is_exact_and_leaves_shared_relus_alone():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.relu = nn.ReLU()
+            self.body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), self.relu, nn.MaxPool2d(2))
+            self.head = nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = self.body(x)
+            g = self.relu(h - 0.1)  # the same ReLU used again: must stay out of place
+            return self.head((h + g).mean(dim=(2, 3)))
+
+    X, y = data_img(n=16)
+    for net in (cnn(bn=False), Shared()):
+        ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
+        with torch.no_grad():
+            torch.testing.assert_close(ls.net(X), net.eval()(X), rtol=1e-5, atol=1e-6)
+    seq = Landscape(cnn(bn=False), nn.CrossEntropyLoss(), (X, y)).net
+    kinds = [type(m).__name__ for m in seq]
+    assert kinds[:4] == ["Conv2d", "Identity", "MaxPool2d", "ReLU"]  # pooling moved first
+    shared = Landscape(Shared(), nn.CrossEntropyLoss(), (X, y)).net
+    assert not shared.relu.inplace
