@@ -29,8 +29,8 @@ import math
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -49,8 +49,16 @@ _ELEMENTWISE_INPLACE = {
     nn.ReLU: torch.relu_,
 }
 _ELEMENTWISE = (
-    nn.Tanh, nn.Sigmoid, nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Softplus,
-    nn.Identity, nn.Dropout,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.ReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Softplus,
+    nn.Identity,
+    nn.Dropout,
 )
 _BN = nn.modules.batchnorm._BatchNorm
 
@@ -62,8 +70,10 @@ class StrategyUnavailable(ValueError):
 # ------------------------------------------------------------------------ data
 def _materialize(data, subset: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed, seeded subset of ``data`` as two stacked tensors ``(X, y)``."""
-    if isinstance(data, (tuple, list)) and len(data) == 2 and all(
-        isinstance(t, torch.Tensor) for t in data
+    if (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(t, torch.Tensor) for t in data)
     ):
         X, y = data
         if len(X) != len(y):
@@ -200,7 +210,8 @@ class Landscape:
         self.has_bn = any(isinstance(m, _BN) for m in net.modules())
         if bn == "recompute" and self.has_bn:
             self.bn_X = (
-                self.X if bn_data is None
+                self.X
+                if bn_data is None
                 else _materialize(bn_data, None, seed)[0].to(self.device, dtype)
             )
         self._lock = threading.Lock()
@@ -217,7 +228,8 @@ class Landscape:
         # On CPUs, convolutions over channels-last inputs run much faster
         # (measured 1.4-2.5x for small CNNs here); activations keep the layout.
         self.channels_last = (
-            self.device.type == "cpu" and self.X.dim() == 4
+            self.device.type == "cpu"
+            and self.X.dim() == 4
             and any(isinstance(m, nn.Conv2d) for m in net.modules())
         )
         if self.channels_last:
@@ -225,7 +237,9 @@ class Landscape:
         if batch_size == "auto":
             batch_size = self._auto_batch_size()
         elif batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int, None or 'auto', not {batch_size!r}")
+            raise ValueError(
+                f"batch_size must be a positive int, None or 'auto', not {batch_size!r}"
+            )
         self.batch_size = batch_size if batch_size and batch_size < len(X) else None
 
         with torch.no_grad():
@@ -261,7 +275,12 @@ class Landscape:
         y = self.y
         if not y.is_floating_point() and y.dim() == 1:
             return y
-        if y.is_floating_point() and y.dim() == 2 and out.dim() == 2 and y.shape[1] == out.shape[1] > 1:
+        if (
+            y.is_floating_point()
+            and y.dim() == 2
+            and out.dim() == 2
+            and y.shape[1] == out.shape[1] > 1
+        ):
             return y.argmax(dim=1)
         return None
 
@@ -280,8 +299,14 @@ class Landscape:
         y = self.y[sl]
         res = {}
         fn = self.loss_fn
-        if type(fn) is nn.CrossEntropyLoss and fn.weight is None and fn.label_smoothing == 0 \
-                and fn.reduction == "mean" and out.dim() == 3 and not y.is_floating_point():
+        if (
+            type(fn) is nn.CrossEntropyLoss
+            and fn.weight is None
+            and fn.label_smoothing == 0
+            and fn.reduction == "mean"
+            and out.dim() == 3
+            and not y.is_floating_point()
+        ):
             lse = torch.logsumexp(out, dim=-1)  # (B, N)
             picked = out.gather(-1, y.view(1, -1, 1).expand(out.shape[0], -1, 1)).squeeze(-1)
             res["loss"] = (lse - picked).mean(dim=-1)
@@ -322,7 +347,7 @@ class Landscape:
                 self.net(Xb)
         finally:
             self.net.eval()
-            for m, mom in zip(bns, saved):
+            for m, mom in zip(bns, saved, strict=False):
                 m.momentum = mom
 
     # ------------------------------------------------------------- public API
@@ -371,10 +396,9 @@ class Landscape:
         -------
         Surface for a plane, Profile for a line.
         """
-        result = None
-        for result in self.stream(target, resolution, bounds, margin, strategy,
-                                  levels=1, progress=progress):
-            pass
+        (result,) = self.stream(
+            target, resolution, bounds, margin, strategy, levels=1, progress=progress
+        )
         return result
 
     def stream(
@@ -421,7 +445,8 @@ class Landscape:
         yy, xx = torch.meshgrid(ys, xs, indexing="ij")
         coords = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
         grid = _Grid(
-            coords, (ny, nx),
+            coords,
+            (ny, nx),
             {m: np.full(nx * ny, np.nan) for m in self.metrics},
             np.zeros(nx * ny, dtype=bool),
         )
@@ -549,8 +574,17 @@ class Landscape:
 
 
 _MONOTONE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid)
-_FRESH_OUTPUT = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.MaxPool1d, nn.MaxPool2d,
-                 nn.MaxPool3d, nn.AvgPool2d, _BN)
+_FRESH_OUTPUT = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.Linear,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool2d,
+    _BN,
+)
 
 
 def _streamline(net: nn.Module) -> nn.Module:
@@ -566,14 +600,20 @@ def _streamline(net: nn.Module) -> nn.Module:
         uses[id(m)] = uses.get(id(m), 0) + 1
     for seq in [m for m in net.modules() if isinstance(m, nn.Sequential)]:
         keys = list(seq._modules.keys())
-        for a, b in zip(keys, keys[1:]):
+        for a, b in zip(keys, keys[1:], strict=False):
             act, pool = seq._modules[a], seq._modules[b]
-            if isinstance(act, _MONOTONE) and isinstance(pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+            if isinstance(act, _MONOTONE) and isinstance(
+                pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+            ):
                 seq._modules[a], seq._modules[b] = pool, act
-        for a, b in zip(keys, keys[1:]):
+        for a, b in zip(keys, keys[1:], strict=False):
             relu, before = seq._modules[b], seq._modules[a]
             # a ReLU shared with other call sites may see tensors needed later
-            if isinstance(relu, nn.ReLU) and isinstance(before, _FRESH_OUTPUT) and uses[id(relu)] == 1:
+            if (
+                isinstance(relu, nn.ReLU)
+                and isinstance(before, _FRESH_OUTPUT)
+                and uses[id(relu)] == 1
+            ):
                 relu.inplace = True
     return net
 
@@ -607,12 +647,22 @@ def _result(target, xs, ys, grid: _Grid, stride, prov, level, done, is_line):
         vals = {m: v[np.ix_(iy, ix)] for m, v in vals.items()}
     if is_line:
         return Profile(
-            xs.numpy(), vals["loss"][0].copy(), {m: v[0].copy() for m, v in vals.items()},
-            dict(target.anchors), prov,
+            xs.numpy(),
+            vals["loss"][0].copy(),
+            {m: v[0].copy() for m, v in vals.items()},
+            dict(target.anchors),
+            prov,
         )
     return Surface(
-        xs.numpy(), ys.numpy(), vals["loss"].copy(), {m: v.copy() for m, v in vals.items()},
-        dict(target.anchors), prov, level, done, None if done else computed,
+        xs.numpy(),
+        ys.numpy(),
+        vals["loss"].copy(),
+        {m: v.copy() for m, v in vals.items()},
+        dict(target.anchors),
+        prov,
+        level,
+        done,
+        None if done else computed,
     )
 
 
@@ -706,7 +756,9 @@ def _apply_layer(mod: nn.Module, X, weight, bias):
     return mod._conv_forward(X, weight, bias)
 
 
-def _affine_parts(ls: Landscape, plane, name: str, mod: nn.Module, inp: torch.Tensor) -> torch.Tensor:
+def _affine_parts(
+    ls: Landscape, plane, name: str, mod: nn.Module, inp: torch.Tensor
+) -> torch.Tensor:
     """(3, N, ...) stack of the first layer's output for the origin, u and v."""
     prefix = f"{name}." if name else ""
     parts = []
@@ -833,26 +885,36 @@ class _Tiled:
         self.ls, self.plane, self.layers = ls, plane, layers
         _, first_mod, X = _first_layer(ls)
         if first_mod is not layers[0][1] or X.dim() != 2:
-            raise StrategyUnavailable("tiled evaluation needs (N, features) inputs to the first Linear")
+            raise StrategyUnavailable(
+                "tiled evaluation needs (N, features) inputs to the first Linear"
+            )
         self.N = len(X)
         widths = [m.out_features for _, m in layers if isinstance(m, nn.Linear)]
         # 4-8 points per chunk keep activations in cache on CPUs
         self.chunk = int(max(4, min(64, ls.memory_budget // (4 * self.N * max(widths)))))
-        basis = {k: v for k, v in zip("ouv", (plane._origin_d, plane._u_d, plane._v_d))}
+        basis = dict(zip("ouv", (plane._origin_d, plane._u_d, plane._v_d), strict=True))
         split = {k: ls.layout.split(v) for k, v in basis.items()}
         self.linears = []  # per Linear: (weight basis (3, out*in), bias basis (3, out) or None)
         for name, m in layers:
             if isinstance(m, nn.Linear):
                 wb = torch.stack([split[k][f"{name}.weight"].reshape(-1) for k in "ouv"])
-                bb = (torch.stack([split[k][f"{name}.bias"] for k in "ouv"])
-                      if m.bias is not None else None)
+                bb = (
+                    torch.stack([split[k][f"{name}.bias"] for k in "ouv"])
+                    if m.bias is not None
+                    else None
+                )
                 self.linears.append((m, wb, bb))
         first, wb, bb = self.linears[0]
-        parts = torch.stack([
-            F.linear(X, wb[k].view(first.out_features, first.in_features),
-                     None if bb is None else bb[k])
-            for k in range(3)
-        ])  # (3, N, H)
+        parts = torch.stack(
+            [
+                F.linear(
+                    X,
+                    wb[k].view(first.out_features, first.in_features),
+                    None if bb is None else bb[k],
+                )
+                for k in range(3)
+            ]
+        )  # (3, N, H)
         self.first_parts = parts.reshape(3, -1)
         self._buffers: dict[tuple, torch.Tensor] = {}
 
@@ -871,7 +933,7 @@ class _Tiled:
         h = self._buf(("pre", 0), (B, self.N, first.out_features))
         torch.mm(c3, self.first_parts, out=h.view(B, -1))
         li = 1
-        for i, (_, m) in enumerate(self.layers[1:], start=1):
+        for _i, (_, m) in enumerate(self.layers[1:], start=1):
             if isinstance(m, nn.Linear):
                 _, wb, bb = self.linears[li]
                 W = self._buf(("w", li), (B, m.out_features * m.in_features))
@@ -926,8 +988,10 @@ class _Partial:
         layer = self.children[self.k]
         cname = children[self.k][0]
         same_unit = (
-            isinstance(layer, nn.Linear) and owner[pa] == owner[pb] == self.k
-            and _unit(pa, ia, cname) is not None and _unit(pa, ia, cname) == _unit(pb, ib, cname)
+            isinstance(layer, nn.Linear)
+            and owner[pa] == owner[pb] == self.k
+            and _unit(pa, ia, cname) is not None
+            and _unit(pa, ia, cname) == _unit(pb, ib, cname)
         )
         self.chunk = 1
         if same_unit:
@@ -941,8 +1005,10 @@ class _Partial:
         h = self.h_in
         base = layer(h)  # (N, out) with both weights zero
         # each changed weight scales one input column (or 1 for a bias entry)
-        cols = [h[:, spec[1][1]] if spec[0].endswith("weight") else torch.ones_like(h[:, 0])
-                for spec in (a, b)]
+        cols = [
+            h[:, spec[1][1]] if spec[0].endswith("weight") else torch.ones_like(h[:, 0])
+            for spec in (a, b)
+        ]
         j = self.k + 1
         acts = []
         while j < len(self.children) and isinstance(self.children[j], _ELEMENTWISE):
@@ -952,12 +1018,23 @@ class _Partial:
         for m in acts:
             act_base = m(act_base)
         nxt = self.children[j] if j < len(self.children) else None
-        self.row_case = dict(i=i, base=base, cols=torch.stack(cols), acts=acts,
-                             act_base=act_base, j=j, width=base.shape[-1])
+        self.row_case = dict(
+            i=i,
+            base=base,
+            cols=torch.stack(cols),
+            acts=acts,
+            act_base=act_base,
+            j=j,
+            width=base.shape[-1],
+        )
         if isinstance(nxt, nn.Linear):
             # the next layer sees a change in one input only: a rank-one update
-            self.row_case.update(next_base=nxt(act_base), next_col=nxt.weight[:, i].clone(),
-                                 j=j + 1, width=nxt.out_features)
+            self.row_case.update(
+                next_base=nxt(act_base),
+                next_col=nxt.weight[:, i].clone(),
+                j=j + 1,
+                width=nxt.out_features,
+            )
         self._buf = None
 
     def run(self, coords):
@@ -977,11 +1054,13 @@ class _Partial:
             base, shape = rc["next_base"], (len(c), *rc["next_base"].shape)
             if self._buf is None or self._buf.shape != shape:
                 self._buf = torch.empty(shape, device=ls.device, dtype=ls.dtype)
-            h = torch.addcmul(base, delta.unsqueeze(-1), rc["next_col"], out=self._buf)  # (B, N, out)
+            h = torch.addcmul(
+                base, delta.unsqueeze(-1), rc["next_col"], out=self._buf
+            )  # (B, N, out)
         else:
             h = rc["act_base"].expand(len(c), *rc["act_base"].shape).clone()
             h[..., rc["i"]] = col
-        for m in self.children[rc["j"]:]:
+        for m in self.children[rc["j"] :]:
             inplace = _ELEMENTWISE_INPLACE.get(type(m))
             h = inplace(h) if inplace is not None else m(h)
         vals = ls._batched_metrics(h)

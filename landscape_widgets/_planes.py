@@ -16,8 +16,8 @@ The constructors differ in where the three come from:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -95,7 +95,7 @@ class Plane:
         """
         w = torch.stack(list(w)) if isinstance(w, (list, tuple)) else w
         single = w.dim() == 1
-        d = (w.reshape(-1, self.numel).double() - self.origin.double())  # (K, P)
+        d = w.reshape(-1, self.numel).double() - self.origin.double()  # (K, P)
         basis = torch.stack([self.u, self.v]).double()  # (2, P)
         gram = basis @ basis.T  # (2, 2)
         coords = torch.linalg.solve(gram, basis @ d.T).T  # (K, 2)
@@ -137,7 +137,7 @@ class Plane:
         w3: WeightsLike,
         model: nn.Module | None = None,
         names: tuple[str, str, str] = ("w1", "w2", "w3"),
-    ) -> "Plane":
+    ) -> Plane:
         """The plane through three points, with an orthonormal basis.
 
         ``u = w2 - w1``, ``v = w3 - w1`` made orthogonal to ``u`` by one
@@ -152,7 +152,7 @@ class Plane:
         {'w1': (0.0, 0.0), 'w2': (2.0, 0.0), 'w3': (1.0, 1.0)}
         """
         layout = ParamLayout.of(model) if model is not None else None
-        vecs = {n: _vector(w, layout, n) for n, w in zip(names, (w1, w2, w3))}
+        vecs = {n: _vector(w, layout, n) for n, w in zip(names, (w1, w2, w3), strict=False)}
         _check_same_size(vecs)
         p1, p2, p3 = vecs.values()
         u = p2 - p1
@@ -160,7 +160,7 @@ class Plane:
         u_norm = u.double().norm()
         if u_norm == 0:
             raise ValueError(f"{names[0]} and {names[1]} are the same point; no plane through them")
-        u_hat = (u.double() / u_norm)
+        u_hat = u.double() / u_norm
         v_perp = v.double() - (v.double() @ u_hat) * u_hat
         v_norm = v_perp.norm()
         if v_norm <= 1e-9 * max(float(u_norm), float(v.double().norm())):
@@ -181,7 +181,7 @@ class Plane:
         ignore: Iterable[str] = ("bias", "bn"),
         seed: int = 0,
         center: WeightsLike | None = None,
-    ) -> "Plane":
+    ) -> Plane:
         """Two random Gaussian directions around the model's weights.
 
         With ``normalization="filter"`` each filter of a direction (each
@@ -202,7 +202,9 @@ class Plane:
         True
         """
         if normalization not in ("filter", "layer", "model", None):
-            raise ValueError(f"normalization must be 'filter', 'layer', 'model' or None, not {normalization!r}")
+            raise ValueError(
+                f"normalization must be 'filter', 'layer', 'model' or None, not {normalization!r}"
+            )
         ignore = tuple(ignore or ())
         unknown = set(ignore) - {"bias", "bn"}
         if unknown:
@@ -219,7 +221,7 @@ class Plane:
         dirs = []
         for _ in range(2):
             d = torch.randn(layout.numel, generator=gen)
-            for name, shape in zip(layout.names, layout.shapes):
+            for name, shape in zip(layout.names, layout.shapes, strict=False):
                 sl = layout.slice(name)
                 is_bn = name in norm_params
                 is_bias = not is_bn and len(shape) <= 1
@@ -227,9 +229,15 @@ class Plane:
                     d[sl] = 0.0
                     continue
                 if normalization in ("filter", "layer"):
-                    dd = d[sl].view(shape[0], -1) if (normalization == "filter" and len(shape) >= 2) else d[sl].view(1, -1)
+                    dd = (
+                        d[sl].view(shape[0], -1)
+                        if (normalization == "filter" and len(shape) >= 2)
+                        else d[sl].view(1, -1)
+                    )
                     tt = theta[sl].view_as(dd)
-                    dd.mul_(tt.norm(dim=1, keepdim=True) / dd.norm(dim=1, keepdim=True).clamp_min(1e-12))
+                    dd.mul_(
+                        tt.norm(dim=1, keepdim=True) / dd.norm(dim=1, keepdim=True).clamp_min(1e-12)
+                    )
             if normalization == "model":
                 d.mul_(theta.norm() / d.norm().clamp_min(1e-12))
             dirs.append(d)
@@ -241,7 +249,7 @@ class Plane:
         cls,
         trajectory: Sequence[WeightsLike],
         model: nn.Module | None = None,
-    ) -> "Plane":
+    ) -> Plane:
         """The plane of the top two principal directions of a trajectory.
 
         Random directions are nearly orthogonal to an optimizer's path in
@@ -291,7 +299,7 @@ class Plane:
         a: tuple[str, int | tuple[int, ...]],
         b: tuple[str, int | tuple[int, ...]],
         center: WeightsLike | None = None,
-    ) -> "Plane":
+    ) -> Plane:
         """Two individual weights as the axes; every other weight frozen.
 
         Coordinates are the two weights' values, so the model's own weights
@@ -332,13 +340,17 @@ def _flat_index(layout: ParamLayout, spec, label: str) -> int:
     try:
         name, index = spec
     except (TypeError, ValueError):
-        raise TypeError(f"{label} must be (parameter name, index), e.g. ('1.weight', (5, 250))") from None
+        raise TypeError(
+            f"{label} must be (parameter name, index), e.g. ('1.weight', (5, 250))"
+        ) from None
     shape = layout.shapes[layout.index(name)]
     idx = _as_tuple(index)
-    if len(idx) != len(shape) or any(not 0 <= i < n for i, n in zip(idx, shape)):
-        raise IndexError(f"{label}: index {idx} is outside parameter {name!r} of shape {tuple(shape)}")
+    if len(idx) != len(shape) or any(not 0 <= i < n for i, n in zip(idx, shape, strict=False)):
+        raise IndexError(
+            f"{label}: index {idx} is outside parameter {name!r} of shape {tuple(shape)}"
+        )
     offset = 0
-    for i, n in zip(idx, shape):
+    for i, n in zip(idx, shape, strict=False):
         offset = offset * n + i
     return layout.offsets[layout.index(name)] + offset
 
@@ -363,7 +375,7 @@ class Line:
         layout = ParamLayout.of(self.model) if self.model is not None else None
         self.w1 = _vector(self.w1, layout, self.names[0])
         self.w2 = _vector(self.w2, layout, self.names[1])
-        _check_same_size(dict(zip(self.names, (self.w1, self.w2))))
+        _check_same_size(dict(zip(self.names, (self.w1, self.w2), strict=False)))
         self.model = None  # only needed to read the weights
 
     kind = "line"

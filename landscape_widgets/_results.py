@@ -89,15 +89,21 @@ class Surface:
         _save(path, arrays, meta)
 
     @classmethod
-    def load(cls, path) -> "Surface":
+    def load(cls, path) -> Surface:
         arrays, meta = _load(path)
         if meta.get("type") != "Surface":
             raise ValueError(f"{path} holds a {meta.get('type')}, not a Surface")
         metrics = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("metric:")}
         return cls(
-            arrays["x"], arrays["y"], arrays["loss"], metrics,
-            _anchors_from_json(meta["anchors"]), meta["provenance"],
-            meta["level"], meta["done"], arrays.get("computed"),
+            arrays["x"],
+            arrays["y"],
+            arrays["loss"],
+            metrics,
+            _anchors_from_json(meta["anchors"]),
+            meta["provenance"],
+            meta["level"],
+            meta["done"],
+            arrays.get("computed"),
         )
 
 
@@ -134,7 +140,7 @@ class Profile:
         _save(path, arrays, meta)
 
     @classmethod
-    def load(cls, path) -> "Profile":
+    def load(cls, path) -> Profile:
         arrays, meta = _load(path)
         if meta.get("type") != "Profile":
             raise ValueError(f"{path} holds a {meta.get('type')}, not a Profile")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Union
 
 import torch
 from torch import nn
 
-WeightsLike = Union[nn.Module, Mapping[str, torch.Tensor], torch.Tensor, str, os.PathLike]
+WeightsLike = nn.Module | Mapping[str, torch.Tensor] | torch.Tensor | str | os.PathLike
 
 # Keys under which training scripts commonly nest a state_dict in a checkpoint.
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
@@ -42,7 +42,7 @@ class ParamLayout:
     buffers: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, model: nn.Module) -> "ParamLayout":
+    def of(cls, model: nn.Module) -> ParamLayout:
         names, shapes, offsets = [], [], []
         total = 0
         for name, p in model.named_parameters():
@@ -74,7 +74,7 @@ class ParamLayout:
         lead = vec.shape[:-1]
         return {
             name: vec[..., off : off + shape.numel()].view(*lead, *shape)
-            for name, shape, off in zip(self.names, self.shapes, self.offsets)
+            for name, shape, off in zip(self.names, self.shapes, self.offsets, strict=False)
         }
 
     def flatten(self, tensors: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -82,9 +82,11 @@ class ParamLayout:
         known = set(self.names) | set(self.buffers)
         for name in tensors:
             if name not in known:
-                raise ValueError(f"weights have an entry {name!r} that the model has no parameter for")
+                raise ValueError(
+                    f"weights have an entry {name!r} that the model has no parameter for"
+                )
         parts = []
-        for name, shape in zip(self.names, self.shapes):
+        for name, shape in zip(self.names, self.shapes, strict=False):
             if name not in tensors:
                 raise ValueError(f"weights have no entry for parameter {name!r}")
             t = tensors[name]

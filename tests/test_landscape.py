@@ -9,7 +9,15 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
-from landscape_widgets import STRATEGIES, Landscape, Line, Plane, Profile, Surface, StrategyUnavailable
+from landscape_widgets import (
+    STRATEGIES,
+    Landscape,
+    Line,
+    Plane,
+    Profile,
+    StrategyUnavailable,
+    Surface,
+)
 
 
 def reference_grid(model, loss_fn, X, y, target, xs, ys=None, recompute_bn=False):
@@ -37,19 +45,33 @@ def reference_grid(model, loss_fn, X, y, target, xs, ys=None, recompute_bn=False
 
 def mlp(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    return nn.Sequential(
+        nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)
+    )
 
 
 def teaching(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(36, 12, bias=False), nn.Sigmoid(),
-                         nn.Linear(12, 20, bias=False), nn.Sigmoid(), nn.Linear(20, 4, bias=False))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(36, 12, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(12, 20, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(20, 4, bias=False),
+    )
 
 
 def cnn(seed=0, bn=True):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6) if bn else nn.Identity(),
-                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 4 * 4, 4))
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.BatchNorm2d(6) if bn else nn.Identity(),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(6 * 4 * 4, 4),
+    )
 
 
 class TinyResNet(nn.Module):
@@ -102,8 +124,9 @@ def check_all_strategies(model, loss_fn, X, y, plane, res=5, bounds=None, expect
             continue
         ran.add(strategy)
         first = first or s
-        ref_loss, ref_acc = reference_grid(model, loss_fn, X, y, plane, s.x, s.y,
-                                           recompute_bn=kw.get("bn") == "recompute")
+        ref_loss, ref_acc = reference_grid(
+            model, loss_fn, X, y, plane, s.x, s.y, recompute_bn=kw.get("bn") == "recompute"
+        )
         np.testing.assert_allclose(s.loss, ref_loss, rtol=2e-5, atol=2e-6, err_msg=strategy)
         np.testing.assert_allclose(s.metrics["accuracy"], ref_acc, atol=1e-6, err_msg=strategy)
         assert s.provenance["strategy"] == strategy
@@ -117,8 +140,15 @@ def check_all_strategies(model, loss_fn, X, y, plane, res=5, bounds=None, expect
 def test_mlp_every_strategy_equals_the_loop():
     X, y = data_2d()
     net = mlp()
-    ran = check_all_strategies(net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=1),
-                               res=6, expect=("loop", "vmap", "affine", "tiled"))
+    ran = check_all_strategies(
+        net,
+        nn.CrossEntropyLoss(),
+        X,
+        y,
+        Plane.random(net, seed=1),
+        res=6,
+        expect=("loop", "vmap", "affine", "tiled"),
+    )
     assert "partial" not in ran
 
 
@@ -128,8 +158,15 @@ def test_teaching_mlp_mse_one_hot():
     labels = torch.randint(0, 4, (60,), generator=g)
     y = nn.functional.one_hot(labels, 4).float()
     net = teaching()
-    check_all_strategies(net, nn.MSELoss(), X, y, Plane.random(net, seed=0), res=5,
-                         expect=("loop", "vmap", "affine", "tiled"))
+    check_all_strategies(
+        net,
+        nn.MSELoss(),
+        X,
+        y,
+        Plane.random(net, seed=0),
+        res=5,
+        expect=("loop", "vmap", "affine", "tiled"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -147,8 +184,16 @@ def test_weights_plane_partial_equals_the_loop(a, b):
     net = teaching()
     plane = Plane.weights(net, a, b)
     ax, ay = plane.anchors["theta"]
-    check_all_strategies(net, nn.MSELoss(), X, y, plane, res=5,
-                         bounds=(ax - 2, ax + 2, ay - 2, ay + 2), expect=("loop", "partial"))
+    check_all_strategies(
+        net,
+        nn.MSELoss(),
+        X,
+        y,
+        plane,
+        res=5,
+        bounds=(ax - 2, ax + 2, ay - 2, ay + 2),
+        expect=("loop", "partial"),
+    )
 
 
 def test_weights_plane_with_bias_entries():
@@ -156,8 +201,16 @@ def test_weights_plane_with_bias_entries():
     net = mlp()
     plane = Plane.weights(net, ("2.bias", (5,)), ("2.weight", (5, 3)))
     ax, ay = plane.anchors["theta"]
-    check_all_strategies(net, nn.CrossEntropyLoss(), X, y, plane, res=4,
-                         bounds=(ax - 1, ax + 1, ay - 1, ay + 1), expect=("partial",))
+    check_all_strategies(
+        net,
+        nn.CrossEntropyLoss(),
+        X,
+        y,
+        plane,
+        res=4,
+        bounds=(ax - 1, ax + 1, ay - 1, ay + 1),
+        expect=("partial",),
+    )
 
 
 @pytest.mark.parametrize("bn", ["keep", "recompute"])
@@ -165,8 +218,9 @@ def test_cnn_with_batchnorm_both_policies(bn):
     X, y = data_img()
     net = perturbed(cnn())
     expect = ("loop", "vmap", "affine") if bn == "keep" else ("loop",)
-    ran = check_all_strategies(net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=2),
-                               res=4, expect=expect, bn=bn)
+    ran = check_all_strategies(
+        net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=2), res=4, expect=expect, bn=bn
+    )
     if bn == "recompute":
         assert ran == {"loop"}
 
@@ -176,7 +230,9 @@ def test_bn_policies_differ_and_recompute_uses_the_data():
     net = perturbed(cnn(), scale=2.0)
     plane = Plane.random(net, seed=0)
     keep = Landscape(net, nn.CrossEntropyLoss(), (X, y), bn="keep").evaluate(plane, resolution=3)
-    rec = Landscape(net, nn.CrossEntropyLoss(), (X, y), bn="recompute").evaluate(plane, resolution=3)
+    rec = Landscape(net, nn.CrossEntropyLoss(), (X, y), bn="recompute").evaluate(
+        plane, resolution=3
+    )
     assert np.abs(keep.loss - rec.loss).max() > 1e-3
     assert keep.provenance["bn"] == "keep" and rec.provenance["bn"] == "recompute"
 
@@ -184,8 +240,15 @@ def test_bn_policies_differ_and_recompute_uses_the_data():
 def test_non_sequential_resnet_like_model():
     X, y = data_img(n=24)
     net = perturbed(TinyResNet())
-    ran = check_all_strategies(net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=4), res=4,
-                               expect=("loop", "vmap", "affine"))
+    ran = check_all_strategies(
+        net,
+        nn.CrossEntropyLoss(),
+        X,
+        y,
+        Plane.random(net, seed=4),
+        res=4,
+        expect=("loop", "vmap", "affine"),
+    )
     assert "tiled" not in ran
 
 
@@ -196,10 +259,12 @@ def test_plane_through_three_models_and_anchors():
     ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
     surf = ls.evaluate(plane, resolution=7, margin=0.1)
     assert surf.anchors == plane.anchors
-    for name, net in zip(("w1", "w2", "w3"), nets):
+    for name, net in zip(("w1", "w2", "w3"), nets, strict=False):
         direct = nn.CrossEntropyLoss()(net(X), y).item()
         assert ls.metrics_at(net)["loss"] == pytest.approx(direct, rel=1e-5)
-        assert ls.metrics_at(plane.point(*plane.anchors[name]))["loss"] == pytest.approx(direct, rel=1e-4)
+        assert ls.metrics_at(plane.point(*plane.anchors[name]))["loss"] == pytest.approx(
+            direct, rel=1e-4
+        )
     assert surf.x[0] < 0 and surf.x[-1] > plane.anchors["w2"][0]
 
 
@@ -254,7 +319,9 @@ def test_nonfinite_losses_are_kept_and_flagged():
         net[2].weight.mul_(1e30)
         net[4].weight.mul_(1e30)
     plane = Plane.random(net, normalization=None, seed=0)
-    surf = Landscape(net, nn.CrossEntropyLoss(), (X, y)).evaluate(plane, resolution=4, bounds=(-1e35, 1e35, -1e35, 1e35))
+    surf = Landscape(net, nn.CrossEntropyLoss(), (X, y)).evaluate(
+        plane, resolution=4, bounds=(-1e35, 1e35, -1e35, 1e35)
+    )
     assert surf.nonfinite.any()
     assert surf.provenance["nonfinite"] == int(surf.nonfinite.sum())
 
@@ -262,7 +329,9 @@ def test_nonfinite_losses_are_kept_and_flagged():
 def test_surface_save_load_round_trip(tmp_path):
     X, y = data_2d()
     net = mlp()
-    surf = Landscape(net, nn.CrossEntropyLoss(), (X, y)).evaluate(Plane.random(net, seed=0), resolution=5)
+    surf = Landscape(net, nn.CrossEntropyLoss(), (X, y)).evaluate(
+        Plane.random(net, seed=0), resolution=5
+    )
     surf.loss[0, 0] = np.nan
     surf.save(tmp_path / "s.npz")
     back = Surface.load(tmp_path / "s.npz")
@@ -285,8 +354,13 @@ def test_data_forms_and_seeded_subset():
     tensors = Landscape(net, nn.CrossEntropyLoss(), (X, y), subset=100, seed=7)
     ds = torch.utils.data.TensorDataset(X, y)
     dataset = Landscape(net, nn.CrossEntropyLoss(), ds, subset=100, seed=7)
-    loader = Landscape(net, nn.CrossEntropyLoss(), torch.utils.data.DataLoader(ds, batch_size=8),
-                       subset=100, seed=7)
+    loader = Landscape(
+        net,
+        nn.CrossEntropyLoss(),
+        torch.utils.data.DataLoader(ds, batch_size=8),
+        subset=100,
+        seed=7,
+    )
     assert torch.equal(tensors.X, dataset.X) and torch.equal(tensors.X, loader.X)
     other = Landscape(net, nn.CrossEntropyLoss(), (X, y), subset=100, seed=8)
     assert not torch.equal(tensors.X, other.X)
@@ -353,16 +427,29 @@ def test_stream_leaves_grad_mode_and_lock_to_the_caller_between_levels():
 def test_cnn_in_batches_every_strategy_equals_the_loop():
     X, y = data_img(n=40)
     net = perturbed(cnn())
-    ran = check_all_strategies(net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=2),
-                               res=4, expect=("loop", "vmap", "affine"), batch_size=16)
+    ran = check_all_strategies(
+        net,
+        nn.CrossEntropyLoss(),
+        X,
+        y,
+        Plane.random(net, seed=2),
+        res=4,
+        expect=("loop", "vmap", "affine"),
+        batch_size=16,
+    )
     assert "tiled" not in ran
 
 
 def test_auto_batch_size_keeps_conv_activations_near_8_mib():
     X, y = data_img(n=80, size=64)
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                        nn.Flatten(), nn.Linear(16, 4))
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    )
     ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
     assert ls.batch_size == (8 << 20) // (16 * 64 * 64 * 4)  # 32 images per batch
     mlp_ls = Landscape(mlp(), nn.CrossEntropyLoss(), data_2d())

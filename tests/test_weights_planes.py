@@ -10,8 +10,13 @@ from landscape_widgets import Line, ParamLayout, Plane, as_vector, weights_of
 
 def small_net(seed=0, bn=True):
     torch.manual_seed(seed)
-    layers = [nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4) if bn else nn.Identity(), nn.ReLU(),
-              nn.Flatten(), nn.Linear(4 * 6 * 6, 5)]
+    layers = [
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4) if bn else nn.Identity(),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 6 * 6, 5),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -92,10 +97,13 @@ def test_plane_through_matches_hand_gram_schmidt():
     ax, ay = plane.anchors["w3"]
     assert plane.anchors["w2"] == pytest.approx((np.linalg.norm(u), 0.0), rel=1e-6)
     assert (ax, ay) == pytest.approx((v @ u_hat, np.linalg.norm(v_perp)), rel=1e-5)
-    for name, w in zip(("w1", "w2", "w3"), (w1, w2, w3)):
+    for name, w in zip(("w1", "w2", "w3"), (w1, w2, w3), strict=False):
         np.testing.assert_allclose(plane.point(*plane.anchors[name]).numpy(), w, atol=1e-5)
-        np.testing.assert_allclose(plane.project(torch.tensor(w, dtype=torch.float32)).numpy(),
-                                   plane.anchors[name], atol=1e-4)
+        np.testing.assert_allclose(
+            plane.project(torch.tensor(w, dtype=torch.float32)).numpy(),
+            plane.anchors[name],
+            atol=1e-4,
+        )
 
 
 def test_plane_through_refuses_degenerate_points():
@@ -134,7 +142,9 @@ def test_layer_and_model_normalisation_and_ignore_options():
     layout = ParamLayout.of(net)
     layer = Plane.random(net, normalization="layer", ignore=(), seed=0)
     for name, p in net.named_parameters():
-        assert float(layout.split(layer.u)[name].norm()) == pytest.approx(float(p.detach().norm()), rel=1e-5)
+        assert float(layout.split(layer.u)[name].norm()) == pytest.approx(
+            float(p.detach().norm()), rel=1e-5
+        )
     model = Plane.random(net, normalization="model", ignore=("bn",), seed=0)
     assert float(model.u.norm()) == pytest.approx(float(weights_of(net).norm()), rel=1e-5)
     assert torch.count_nonzero(layout.split(model.u)["1.weight"]) == 0
@@ -156,8 +166,10 @@ def test_pca_plane_matches_numpy_svd():
     g = np.random.default_rng(0)
     base = g.normal(size=40)
     d1, d2 = g.normal(size=40), g.normal(size=40)
-    path = [base + np.cos(t) * d1 * t + 0.3 * t * d2 + 0.01 * g.normal(size=40)
-            for t in np.linspace(0, 3, 12)]
+    path = [
+        base + np.cos(t) * d1 * t + 0.3 * t * d2 + 0.01 * g.normal(size=40)
+        for t in np.linspace(0, 3, 12)
+    ]
     plane = Plane.pca([torch.tensor(p, dtype=torch.float32) for p in path])
 
     m = np.array(path[:-1]) - path[-1]
@@ -168,8 +180,9 @@ def test_pca_plane_matches_numpy_svd():
         assert abs(float(np.dot(got.numpy(), want))) == pytest.approx(1.0, abs=1e-5)
     coords = np.array(plane.info["path"])
     np.testing.assert_allclose(np.abs(coords[:-1, 0]), np.abs(m @ vt[0]), atol=1e-4)
-    np.testing.assert_allclose(plane.project(torch.tensor(np.array(path), dtype=torch.float32)).numpy(),
-                               coords, atol=1e-4)
+    np.testing.assert_allclose(
+        plane.project(torch.tensor(np.array(path), dtype=torch.float32)).numpy(), coords, atol=1e-4
+    )
     assert plane.anchors["end"] == (0.0, 0.0)
     dist = plane.distance(torch.tensor(path[0], dtype=torch.float32))
     resid = m[0] - (m[0] @ vt[0]) * vt[0] - (m[0] @ vt[1]) * vt[1]
@@ -177,7 +190,9 @@ def test_pca_plane_matches_numpy_svd():
 
 
 def test_weights_plane_moves_exactly_two_weights():
-    net = nn.Sequential(nn.Flatten(), nn.Linear(6, 4, bias=False), nn.Sigmoid(), nn.Linear(4, 3, bias=False))
+    net = nn.Sequential(
+        nn.Flatten(), nn.Linear(6, 4, bias=False), nn.Sigmoid(), nn.Linear(4, 3, bias=False)
+    )
     plane = Plane.weights(net, ("1.weight", (2, 5)), ("3.weight", (1, 0)))
     theta = weights_of(net)
     ax, ay = plane.anchors["theta"]
