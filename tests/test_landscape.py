@@ -17,6 +17,7 @@ from landscape_widgets import (
     Profile,
     StrategyUnavailable,
     Surface,
+    models,
 )
 
 
@@ -480,3 +481,44 @@ def test_streamlined_copy_is_exact_and_leaves_shared_relus_alone():
     assert kinds[:4] == ["Conv2d", "Identity", "MaxPool2d", "ReLU"]  # pooling moved first
     shared = Landscape(Shared(), nn.CrossEntropyLoss(), (X, y)).net
     assert not shared.relu.inplace
+
+
+REFERENCE_MODELS = {
+    "teaching_mlp": lambda: models.teaching_mlp(),
+    "small_mlp": lambda: models.small_mlp(),
+    "small_cnn": lambda: models.small_cnn(),
+    "small_cnn_bn": lambda: models.small_cnn(bn=True),
+    "resnet20": lambda: models.resnet20(),
+    "resnet20_noskip": lambda: models.resnet20(skip=False),
+    "resnet20_nobn": lambda: models.resnet20(bn=False),
+    "resnet56_noskip": lambda: models.resnet56(skip=False),
+}
+
+
+def reference_data(name):
+    g = torch.Generator().manual_seed(0)
+    if "mlp" in name and name != "teaching_mlp":
+        X = torch.randn(64, 2, generator=g)
+        return X, (X[:, 0] > 0).long(), nn.CrossEntropyLoss()
+    if name == "teaching_mlp":
+        X = torch.rand(32, 1, 28, 28, generator=g)
+        y = models.one_hot(torch.randint(0, 10, (32,), generator=g), 10)
+        return X, y, nn.MSELoss()
+    X = torch.randn(12, 3, 8, 8, generator=g)
+    return X, torch.randint(0, 10, (12,), generator=g), nn.CrossEntropyLoss()
+
+
+WITH_BN = ("small_cnn_bn", "resnet20", "resnet20_noskip", "resnet56_noskip")
+
+
+@pytest.mark.parametrize(
+    "name, bn",
+    [(n, "keep") for n in sorted(REFERENCE_MODELS)] + [(n, "recompute") for n in WITH_BN],
+)
+def test_reference_models_equal_the_loop(name, bn):
+    torch.manual_seed(0)
+    net = perturbed(REFERENCE_MODELS[name](), scale=0.5)
+    X, y, loss_fn = reference_data(name)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == (name in WITH_BN)
+    plane = Plane.random(net, seed=1)
+    check_all_strategies(net, loss_fn, X, y, plane, res=3, expect=("loop",), bn=bn)
