@@ -1,4 +1,4 @@
-"""Shared fixtures: a stand-in Surface, a kernel from this venv, and JupyterLab
+"""Shared fixtures: a small bowl-shaped Surface, one torch thread, a venv kernel, and JupyterLab
 driven by Debian's Chromium through Playwright for the ``browser`` tests.
 
 Browser set-up follows shared/BROWSER-TESTING.md: Chromium at
@@ -18,11 +18,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+from landscape_widgets import Surface
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("LW_CHROMIUM", "/usr/bin/chromium")
@@ -42,21 +45,24 @@ HARMLESS_CONSOLE = (
 )
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for a test of tiny models.
+
+    Tiny models gain nothing from threads, and OpenMP spin-waiting on a busy
+    2-core machine can slow them down a hundredfold.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # --------------------------------------------------------------------------
-# A stand-in Surface: the shape of the core's result dataclass, no torch.
+# A small Surface with a known shape, for the widget and renderer tests.
 
 
-@dataclass
-class StandInSurface:
-    x: np.ndarray
-    y: np.ndarray
-    loss: np.ndarray
-    metrics: dict = field(default_factory=dict)
-    anchors: dict = field(default_factory=dict)
-    provenance: dict = field(default_factory=dict)
-
-
-def stand_in_surface(nx: int = 9, ny: int = 7, nan_cells=(), inf_cells=()) -> StandInSurface:
+def bowl_surface(nx: int = 9, ny: int = 7, nan_cells=(), inf_cells=()) -> Surface:
     """A bowl-shaped surface on [-1, 1] x [-0.5, 0.5] with two anchors."""
     x = np.linspace(-1.0, 1.0, nx)
     y = np.linspace(-0.5, 0.5, ny)
@@ -67,20 +73,20 @@ def stand_in_surface(nx: int = 9, ny: int = 7, nan_cells=(), inf_cells=()) -> St
     for i, j in inf_cells:
         loss[i, j] = np.inf
     accuracy = 1.0 - loss / loss[np.isfinite(loss)].max()
-    return StandInSurface(
+    return Surface(
         x=x,
         y=y,
         loss=loss,
         metrics={"accuracy": accuracy},
         anchors={"w1": (0.0, 0.0), "w2": (0.5, -0.25)},
-        provenance={"plane": "stand-in"},
+        provenance={"plane": "bowl"},
     )
 
 
 @pytest.fixture
 def make_surface():
     """Factory for stand-in surfaces: ``make_surface(nx, ny, nan_cells=[(i, j)])``."""
-    return stand_in_surface
+    return bowl_surface
 
 
 # --------------------------------------------------------------------------

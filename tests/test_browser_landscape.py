@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import stand_in_surface, write_notebook
+from conftest import bowl_surface, write_notebook
 
 from landscape_widgets._render import colorize, masked_color, plot_box
 
@@ -22,17 +22,7 @@ WIDTH, HEIGHT = 560, 440
 SETUP = textwrap.dedent(
     f"""
     import numpy as np
-    from dataclasses import dataclass, field
-    from landscape_widgets._widget import LandscapeWidget
-
-    @dataclass
-    class Surface:
-        x: np.ndarray
-        y: np.ndarray
-        loss: np.ndarray
-        metrics: dict = field(default_factory=dict)
-        anchors: dict = field(default_factory=dict)
-        provenance: dict = field(default_factory=dict)
+    from landscape_widgets import LandscapeWidget, Surface
 
     x = np.linspace(-1.0, 1.0, {NX})
     y = np.linspace(-0.5, 0.5, {NY})
@@ -75,7 +65,7 @@ def test_landscape_widget_draws_and_redraws(lab_page, lab_server, tmp_path):
     root.screenshot(path=str(tmp_path / "landscape.png"))
 
     # The NaN cell is masked; finite cells have exactly the headless renderer's colours.
-    expected = stand_in_surface(NX, NY, nan_cells=[NAN_CELL]).loss
+    expected = bowl_surface(NX, NY, nan_cells=[NAN_CELL]).loss
     rgb = colorize(expected, "viridis")
     assert page.evaluate(PIXEL_JS, list(cell_centre(*NAN_CELL))) == list(masked_color())
     for i, j in [(0, 0), (6, 8), (3, 7), (5, 1)]:

@@ -21,15 +21,7 @@ from landscape_widgets.datasets import (
     split,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models gain nothing from threads, and OpenMP spin-waiting on a
-    # busy 2-core machine can slow them down a hundredfold.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def nearest_neighbour_accuracy(X_train, y_train, X_test, y_test):

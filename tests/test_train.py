@@ -11,13 +11,7 @@ from landscape_widgets._weights import weights_of
 from landscape_widgets.datasets import regression1d, spirals
 from landscape_widgets.models import small_mlp
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fresh_mlp(seed=0, **kwargs):
