@@ -260,7 +260,7 @@ class Landscape:
         if "loss" not in metrics:
             metrics = ("loss",) + metrics
         self.metrics = metrics
-        self._strategies: dict[str, object] = {}
+        self._first_layer = None  # see _first_layer()
 
     # ------------------------------------------------------------ basic pieces
     def _auto_batch_size(self) -> int | None:
@@ -714,8 +714,20 @@ def _first_layer(ls: Landscape) -> tuple[str, nn.Module, torch.Tensor]:
     """The first parametrised module, if it is a Linear/Conv, and its input.
 
     No parameter is used before that module runs, so its input is a function
-    of the data alone and the same at every grid point.
+    of the data alone and the same at every grid point, and for every plane:
+    found once per landscape (it costs a forward pass).
     """
+    if ls._first_layer is None:
+        try:
+            ls._first_layer = _find_first_layer(ls)
+        except StrategyUnavailable as err:
+            ls._first_layer = err
+    if isinstance(ls._first_layer, StrategyUnavailable):
+        raise ls._first_layer
+    return ls._first_layer
+
+
+def _find_first_layer(ls: Landscape) -> tuple[str, nn.Module, torch.Tensor]:
     seen = []
 
     def hook(mod, inputs):
