@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import threading
 import time
 import warnings
@@ -93,6 +94,8 @@ def _materialize(data, subset: int | None, seed: int) -> tuple[torch.Tensor, tor
     if n == 0:
         raise ValueError("data is empty: a landscape needs at least one sample")
     gen = torch.Generator().manual_seed(seed)
+    if subset is not None and not isinstance(subset, numbers.Integral):
+        raise TypeError(f"subset must be a whole number of samples or None, not {subset!r}")
     if subset is not None and subset < n:
         if subset < 1:
             raise ValueError(f"subset must be a positive number of samples, got {subset}")
@@ -219,11 +222,24 @@ class Landscape:
         # point's weights is then one fused op, with no per-tensor copies.
         self._flat = torch.empty(self.layout.numel, device=self.device, dtype=dtype)
         views = self.layout.split(self._flat)
-        for name, p in list(net.named_parameters()):
+        bound = {}
+        for name, p in net.named_parameters():
             views[name].copy_(p)
-            mod_name, _, attr = name.rpartition(".")
-            mod = net.get_submodule(mod_name) if mod_name else net
-            mod._parameters[attr] = nn.Parameter(views[name], requires_grad=False)
+            bound[id(p)] = nn.Parameter(views[name], requires_grad=False)
+        # every owner of a tied parameter must see the same view
+        for _, mod in net.named_modules(remove_duplicate=False):
+            for attr, p in list(mod._parameters.items()):
+                if p is not None and id(p) in bound:
+                    mod._parameters[attr] = bound[id(p)]
+        n_refs = sum(
+            1
+            for _, m in net.named_modules(remove_duplicate=False)
+            for p in m._parameters.values()
+            if p is not None
+        )
+        # Parameters shared between modules, or modules reached under several
+        # names, break the batched strategies' per-name bookkeeping: loop only.
+        self.shared_weights = n_refs != len(self.layout.names)
         self.net = net
         # On CPUs, convolutions over channels-last inputs run much faster
         # (measured 1.4-2.5x for small CNNs here); activations keep the layout.
@@ -242,8 +258,12 @@ class Landscape:
             )
         self.batch_size = batch_size if batch_size and batch_size < len(X) else None
 
+        probe = self.X[: min(len(self.X), 4)].clone()
+        before = probe._version
         with torch.no_grad():
-            out = self._forward(self.X[: min(len(self.X), 4)])
+            out = self._forward(probe)
+        # a model that modifies its input in place must get a fresh copy each time
+        self.copy_input = probe._version != before
         self.out_shape = tuple(out.shape[1:])
         self._targets = self._class_targets(out)
         if metrics is None:
@@ -274,7 +294,7 @@ class Landscape:
     def _class_targets(self, out: torch.Tensor) -> torch.Tensor | None:
         y = self.y
         if not y.is_floating_point() and y.dim() == 1:
-            return y
+            return y if out.dim() == 2 and out.shape[1] > 1 else None
         if (
             y.is_floating_point()
             and y.dim() == 2
@@ -288,11 +308,10 @@ class Landscape:
         return self.net(X)
 
     def _batches(self, X: torch.Tensor):
-        if self.batch_size is None:
-            yield slice(None), X
-        else:
-            for s in range(0, len(X), self.batch_size):
-                yield slice(s, s + self.batch_size), X[s : s + self.batch_size]
+        step = self.batch_size or len(X)
+        for s in range(0, len(X), step):
+            Xb = X[s : s + step]
+            yield slice(s, s + step), (Xb.clone() if self.copy_input else Xb)
 
     def _batched_metrics(self, out: torch.Tensor, sl=slice(None)) -> dict[str, torch.Tensor]:
         """Metrics of outputs ``(B, N, ...)`` for B points at once, each ``(B,)``."""
@@ -306,6 +325,7 @@ class Landscape:
             and fn.reduction == "mean"
             and out.dim() == 3
             and not y.is_floating_point()
+            and not bool((y == fn.ignore_index).any())
         ):
             lse = torch.logsumexp(out, dim=-1)  # (B, N)
             picked = out.gather(-1, y.view(1, -1, 1).expand(out.shape[0], -1, 1)).squeeze(-1)
@@ -428,7 +448,10 @@ class Landscape:
                 f"the {target.kind} has {target.numel} weights, the model {self.layout.numel}"
             )
         is_line = isinstance(target, Line)
-        nx, ny = (resolution, resolution) if isinstance(resolution, int) else tuple(resolution)
+        if isinstance(resolution, numbers.Integral):
+            nx = ny = int(resolution)
+        else:
+            nx, ny = (int(r) for r in resolution)
         if is_line:
             ny = 1
         lo_hi = tuple(bounds) if bounds is not None else target.default_bounds(margin)
@@ -452,6 +475,8 @@ class Landscape:
         )
         if levels is None:
             levels = max(1, min(3, int(math.log2(max(nx, ny) / 8)) + 1))
+        if levels < 1:
+            raise ValueError(f"levels must be at least 1, got {levels}")
         t0 = time.perf_counter()
         # Neither the lock nor no_grad may stay held across a yield: the
         # caller's code runs there, perhaps training or probing other points.
@@ -490,7 +515,7 @@ class Landscape:
     def _prepare(self, target):
         """Copy the plane's vectors to the device once per evaluation."""
         dev = dict(device=self.device, dtype=self.dtype)
-        prepared = copy.copy(target) if isinstance(target, Plane) else target
+        prepared = copy.copy(target)  # the caller's object stays untouched
         prepared._origin_d = target.origin.to(**dev)
         prepared._u_d = target.u.to(**dev)
         prepared._v_d = target.v.to(**dev)
@@ -602,9 +627,8 @@ def _streamline(net: nn.Module) -> nn.Module:
         keys = list(seq._modules.keys())
         for a, b in zip(keys, keys[1:], strict=False):
             act, pool = seq._modules[a], seq._modules[b]
-            if isinstance(act, _MONOTONE) and isinstance(
-                pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
-            ):
+            monotone = isinstance(act, _MONOTONE) and getattr(act, "negative_slope", 0.0) >= 0
+            if monotone and isinstance(pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
                 seq._modules[a], seq._modules[b] = pool, act
         for a, b in zip(keys, keys[1:], strict=False):
             relu, before = seq._modules[b], seq._modules[a]
@@ -708,6 +732,8 @@ class _Loop:
 def _needs_loop(ls: Landscape, what: str) -> None:
     if ls.bn == "recompute" and ls.has_bn:
         raise StrategyUnavailable(f"{what}: BN statistics recomputed per point need the loop")
+    if ls.shared_weights:
+        raise StrategyUnavailable(f"{what}: tied or reused parameters need the loop")
 
 
 def _first_layer(ls: Landscape) -> tuple[str, nn.Module, torch.Tensor]:
@@ -729,10 +755,13 @@ def _first_layer(ls: Landscape) -> tuple[str, nn.Module, torch.Tensor]:
 
 def _find_first_layer(ls: Landscape) -> tuple[str, nn.Module, torch.Tensor]:
     seen = []
+    calls = []
 
     def hook(mod, inputs):
         if not seen:
             seen.append((mod, inputs[0]))
+        if mod is seen[0][0]:
+            calls.append(1)
 
     handles = [
         m.register_forward_pre_hook(hook)
@@ -752,6 +781,8 @@ def _find_first_layer(ls: Landscape) -> tuple[str, nn.Module, torch.Tensor]:
     if not seen:
         raise StrategyUnavailable("the model has no parametrised module")
     mod = seen[0][0]
+    if len(calls) > len(inputs):
+        raise StrategyUnavailable("the first layer runs more than once per forward pass")
     inp = torch.cat(inputs)
     ok = isinstance(mod, nn.Linear) or (
         isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and mod.padding_mode == "zeros"
@@ -856,7 +887,7 @@ def _output_numels(net: nn.Module, X: torch.Tensor) -> list[int]:
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
     try:
-        net(X)
+        net(X.clone())  # the model may modify its input in place
     finally:
         for h in handles:
             h.remove()
@@ -992,15 +1023,24 @@ class _Partial:
         # everything before the first changed layer runs once, at the origin
         ls._write_point(plane, 0.0, 0.0)
         self.children = [c for _, c in children]
-        h = ls.X
+        h = ls.X.clone() if ls.copy_input else ls.X
         for c in self.children[: self.k]:
             h = c(h)
         self.h_in = h
         self.row_case = None
         layer = self.children[self.k]
         cname = children[self.k][0]
+        # the row case runs the later layers on (B, N, features) tensors, so
+        # every one of them must act on the last axis alone
+        last_axis_only = all(
+            isinstance(c, (nn.Linear,) + _ELEMENTWISE) for c in self.children[self.k + 1 :]
+        )
+        # a first changed layer that is not Linear/Conv may modify its input in place
+        self.copy_h_in = not isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))
         same_unit = (
-            isinstance(layer, nn.Linear)
+            last_axis_only
+            and self.h_in.dim() == 2
+            and isinstance(layer, nn.Linear)
             and owner[pa] == owner[pb] == self.k
             and _unit(pa, ia, cname) is not None
             and _unit(pa, ia, cname) == _unit(pb, ib, cname)
@@ -1085,7 +1125,7 @@ class _Partial:
         for n, (x, y) in enumerate(coords.tolist()):
             ls._flat[self.flat_a] = x
             ls._flat[self.flat_b] = y
-            h = self.h_in
+            h = self.h_in.clone() if self.copy_h_in else self.h_in
             for m in rest:
                 h = m(h)
             vals = ls._batched_metrics(h.unsqueeze(0))

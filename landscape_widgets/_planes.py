@@ -254,8 +254,8 @@ class Plane:
 
         Random directions are nearly orthogonal to an optimizer's path in
         high dimension, so the path is projected onto the top two principal
-        components of ``theta_i - theta_last`` instead (Li et al. 2018,
-        section 7). The origin is the last point; ``info`` holds the
+        components of ``theta_i - theta_last`` (centred, as in PCA) instead
+        (Li et al. 2018, section 7). The origin is the last point; ``info`` holds the
         explained variance ratio of each component and the path's plane
         coordinates; ``anchors`` the start and the end.
 
@@ -273,8 +273,9 @@ class Plane:
         _check_same_size({f"trajectory[{i}]": p for i, p in enumerate(points)})
         last = points[-1]
         m = torch.stack(points[:-1]).double() - last.double()  # (K, P)
-        # rows are few and columns many: the SVD of the K x P matrix is cheap
-        _, s, vh = torch.linalg.svd(m, full_matrices=False)
+        # principal components of the offsets: centred, as PCA is; rows are
+        # few and columns many, so the SVD of the K x P matrix is cheap
+        _, s, vh = torch.linalg.svd(m - m.mean(dim=0), full_matrices=False)
         if s.numel() < 2 or s[1] <= 1e-12 * s[0]:
             raise ValueError("the trajectory spans fewer than two directions; no PCA plane")
         u, v = vh[0], vh[1]

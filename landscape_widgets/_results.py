@@ -18,8 +18,9 @@ def _anchors_from_json(anchors: dict) -> dict:
 
 
 def _save(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    path = Path(path)
-    np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+    # through a file object, so numpy does not append ".npz" to the name
+    with open(Path(path), "wb") as f:
+        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
 
 
 def _load(path) -> tuple[dict[str, np.ndarray], dict]:
@@ -126,7 +127,9 @@ class Profile:
 
         The end values are interpolated linearly if 0 or 1 is not a grid point.
         """
-        values = self.metrics.get(metric, self.loss) if metric != "loss" else self.loss
+        if metric != "loss" and metric not in self.metrics:
+            raise KeyError(f"no metric {metric!r}; the profile has {sorted(self.metrics)}")
+        values = self.loss if metric == "loss" else self.metrics[metric]
         inside = (self.t >= 0) & (self.t <= 1)
         if not inside.any():
             raise ValueError("the profile has no point with 0 <= t <= 1")

@@ -36,9 +36,9 @@ def reference_grid(model, loss_fn, X, y, target, xs, ys=None, recompute_bn=False
                     w = target.origin + float(xv) * target.u + float(yv) * target.v
                 nn.utils.vector_to_parameters(w, net.parameters())
                 if recompute_bn:
-                    update_bn([X], net)
+                    update_bn([X.clone()], net)
                     net.eval()
-                out = net(X)
+                out = net(X.clone())  # a model may modify its input in place
                 loss[i, j] = loss_fn(out, y).item()
                 acc[i, j] = (out.argmax(1) == classes).float().mean().item()
     return loss, acc
@@ -522,3 +522,71 @@ def test_reference_models_equal_the_loop(name, bn):
     assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == (name in WITH_BN)
     plane = Plane.random(net, seed=1)
     check_all_strategies(net, loss_fn, X, y, plane, res=3, expect=("loop",), bn=bn)
+
+
+def test_tied_and_reused_parameters_equal_the_loop():
+    X, y = data_2d()
+    torch.manual_seed(0)
+    a, b = nn.Linear(2, 2), nn.Linear(2, 3)
+    b.weight = nn.Parameter(torch.randn(3, 2))
+    tied = nn.Sequential(a, nn.Tanh(), nn.Linear(2, 2), nn.Tanh(), b)
+    tied[2].weight = a.weight  # one tensor in two layers
+    reused = nn.Sequential(a, nn.Tanh(), a, nn.Tanh(), b)  # one layer called twice
+    for net in (tied, reused):
+        ran = check_all_strategies(
+            net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=0), res=4, expect=("loop",)
+        )
+        assert ran == {"loop"}
+        ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
+        assert ls.metrics_at(net)["loss"] == pytest.approx(nn.CrossEntropyLoss()(net(X), y).item())
+
+
+def test_partial_with_layers_that_use_the_feature_axis():
+    X, y = data_2d()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3), nn.LogSoftmax(dim=1))
+    plane = Plane.weights(net, ("0.weight", (1, 0)), ("0.bias", (1,)))
+    ax, ay = plane.anchors["theta"]
+    check_all_strategies(
+        net,
+        nn.NLLLoss(),
+        X,
+        y,
+        plane,
+        res=4,
+        bounds=(ax - 1, ax + 1, ay - 1, ay + 1),
+        expect=("loop", "partial"),
+    )
+
+
+def test_model_that_changes_its_input_in_place():
+    X, y = data_2d()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.SiLU(inplace=True), nn.Linear(2, 3))
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
+    want = nn.CrossEntropyLoss()(net(X.clone()), y).item()
+    assert [ls.metrics_at(net)["loss"] for _ in range(3)] == pytest.approx([want] * 3, rel=1e-6)
+    check_all_strategies(net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=0), res=3)
+
+
+def test_cross_entropy_ignore_index_is_honoured():
+    X, y = data_2d()
+    net = mlp()
+    y = y.clone()
+    y[:10] = -100
+    check_all_strategies(
+        net, nn.CrossEntropyLoss(), X, y, Plane.random(net, seed=0), res=3, expect=("loop", "tiled")
+    )
+
+
+def test_save_keeps_the_given_name_and_barrier_checks_the_metric(tmp_path):
+    X, y = data_2d()
+    net = mlp()
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
+    surf = ls.evaluate(Plane.random(net, seed=0), resolution=3)
+    surf.save(tmp_path / "surface")
+    assert Surface.load(tmp_path / "surface").loss.shape == (3, 3)
+    prof = ls.evaluate(Line(net, mlp(1)), resolution=5)
+    with pytest.raises(KeyError, match="no metric 'acc'"):
+        prof.barrier("acc")
+    assert prof.barrier("accuracy") <= 1.0
