@@ -264,8 +264,18 @@ class Landscape:
             out = self._forward(probe)
         # a model that modifies its input in place must get a fresh copy each time
         self.copy_input = probe._version != before
-        self.out_shape = tuple(out.shape[1:])
         self._targets = self._class_targets(out)
+        fn = loss_fn
+        # cross-entropy of many points at once, when it is the plain mean over
+        # all targets (the targets are fixed, so this is decided once)
+        self._ce_batched = (
+            type(fn) is nn.CrossEntropyLoss
+            and fn.weight is None
+            and fn.label_smoothing == 0
+            and fn.reduction == "mean"
+            and not self.y.is_floating_point()
+            and not bool((self.y == fn.ignore_index).any())
+        )
         if metrics is None:
             metrics = ("loss", "accuracy") if self._targets is not None else ("loss",)
         metrics = tuple(metrics)
@@ -318,15 +328,7 @@ class Landscape:
         y = self.y[sl]
         res = {}
         fn = self.loss_fn
-        if (
-            type(fn) is nn.CrossEntropyLoss
-            and fn.weight is None
-            and fn.label_smoothing == 0
-            and fn.reduction == "mean"
-            and out.dim() == 3
-            and not y.is_floating_point()
-            and not bool((y == fn.ignore_index).any())
-        ):
+        if self._ce_batched and out.dim() == 3:
             lse = torch.logsumexp(out, dim=-1)  # (B, N)
             picked = out.gather(-1, y.view(1, -1, 1).expand(out.shape[0], -1, 1)).squeeze(-1)
             res["loss"] = (lse - picked).mean(dim=-1)
