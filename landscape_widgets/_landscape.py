@@ -390,6 +390,84 @@ class Landscape:
                 self._recompute_bn()
             return self._point_metrics()
 
+    def evaluate_points(self, plane: Plane, coords) -> dict[str, np.ndarray]:
+        """Loss and metrics at arbitrary plane coordinates, e.g. along a path.
+
+        Parameters
+        ----------
+        plane : Plane
+        coords : array of shape (n, 2)
+            ``(x, y)`` plane coordinates.
+
+        Returns
+        -------
+        dict
+            ``{metric: float64 array of shape (n,)}``.
+
+        The batched strategy is kept per plane (the last few planes), so the
+        repeated calls of a dragged path pay its set-up once.
+
+        Examples
+        --------
+        >>> ls.evaluate_points(plane, [[0.0, 0.0], [0.5, 0.1]])["loss"]  # doctest: +SKIP
+        array([0.31, 0.47])
+        """
+        if plane.numel != self.layout.numel:
+            raise ValueError(f"the plane has {plane.numel} weights, the model {self.layout.numel}")
+        pts = torch.as_tensor(np.asarray(coords, dtype=np.float64))
+        if pts.dim() != 2 or pts.shape[1] != 2:
+            raise ValueError(f"coords must have shape (n, 2), not {tuple(pts.shape)}")
+        with self._lock, torch.no_grad():
+            engine = self._point_engine(plane)
+            out = {m: np.empty(len(pts)) for m in self.metrics}
+            for s in range(0, len(pts), engine.chunk):
+                vals = engine.run(pts[s : s + engine.chunk])
+                for m in self.metrics:
+                    out[m][s : s + engine.chunk] = vals[m].double().cpu().numpy()
+        return out
+
+    def _point_engine(self, plane):
+        """An engine for ``plane`` without timing: the batched ones first, loop last."""
+        cache = self.__dict__.setdefault("_point_engines", [])
+        for kept, engine in cache:
+            if kept is plane:
+                return engine
+        prepared = self._prepare(plane)
+        engine = None
+        for name in ("tiled", "affine", "loop"):
+            try:
+                engine = _ENGINES[name](self, prepared)
+                break
+            except StrategyUnavailable:
+                continue
+        cache.append((plane, engine))
+        del cache[:-4]
+        return engine
+
+    def predict(self, weights, inputs) -> torch.Tensor:
+        """The network's outputs on ``inputs`` at ``weights`` (a vector, module or state_dict).
+
+        With ``bn="recompute"`` the BatchNorm statistics are recomputed at
+        those weights first, as for the loss.
+
+        Examples
+        --------
+        >>> probs = ls.predict(plane.point(0.2, -0.1), grid_inputs).softmax(-1)  # doctest: +SKIP
+        """
+        from ._weights import as_vector
+
+        vec = as_vector(weights, self.layout).to(self.device, self.dtype)
+        X = torch.as_tensor(inputs).to(self.device, self.dtype)
+        with self._lock, torch.no_grad():
+            self._flat.copy_(vec)
+            if self.bn == "recompute" and self.has_bn:
+                self._recompute_bn()
+            if self.channels_last and X.dim() == 4:
+                X = X.contiguous(memory_format=torch.channels_last)
+            step = self.batch_size or len(X)
+            outs = [self._forward(X[s : s + step].clone()) for s in range(0, len(X), step)]
+            return torch.cat(outs).cpu()
+
     def evaluate(
         self,
         target: Plane | Line,
