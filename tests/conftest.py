@@ -84,6 +84,20 @@ def bowl_surface(nx: int = 9, ny: int = 7, nan_cells=(), inf_cells=()) -> Surfac
 
 
 @pytest.fixture
+def artifacts(request) -> Path:
+    """``test-artifacts/<test name>/`` at the repository root, for screenshots a person looks at.
+
+    Git-ignored; emptied at the start of each test so it holds one run's pictures.
+    """
+    import shutil
+
+    folder = ROOT / "test-artifacts" / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
 def make_surface():
     """Factory for stand-in surfaces: ``make_surface(nx, ny, nan_cells=[(i, j)])``."""
     return bowl_surface

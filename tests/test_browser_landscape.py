@@ -49,7 +49,7 @@ def cell_centre(i: int, j: int) -> tuple[int, int]:
     return int(x0 + (j + 0.5) / NX * (x1 - x0)), int(y1 - (i + 0.5) / NY * (y1 - y0))
 
 
-def test_landscape_widget_draws_and_redraws(lab_page, lab_server, tmp_path):
+def test_landscape_widget_draws_and_redraws(lab_page, lab_server, artifacts):
     write_notebook(
         lab_server.root / "landscape.ipynb", [SETUP, 'w.colormap = "terrain"\nw.log_scale = True']
     )
@@ -62,7 +62,7 @@ def test_landscape_widget_draws_and_redraws(lab_page, lab_server, tmp_path):
     assert root.get_attribute("data-masked") == "1"
     assert root.get_attribute("data-colormap") == "viridis"
     root.scroll_into_view_if_needed()
-    root.screenshot(path=str(tmp_path / "landscape.png"))
+    root.screenshot(path=str(artifacts / "landscape.png"))
 
     # The NaN cell is masked; finite cells have exactly the headless renderer's colours.
     expected = bowl_surface(NX, NY, nan_cells=[NAN_CELL]).loss
