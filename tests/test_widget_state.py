@@ -139,19 +139,30 @@ def test_trait_validation(make_surface):
     w = LandscapeWidget(make_surface())
     with pytest.raises(traitlets.TraitError):
         w.colormap = "jet"
-    with pytest.raises(traitlets.TraitError):
-        w.anchors = {"p": "not a point"}
+    with pytest.raises(traitlets.TraitError, match="role"):
+        w.points = [{"name": "p", "x": 0.0, "y": 0.0, "role": "moving"}]
+    with pytest.raises(traitlets.TraitError, match="non-finite"):
+        w.points = [{"name": "p", "x": float("nan"), "y": 0.0, "role": "probe"}]
+    with pytest.raises(traitlets.TraitError, match="lacks y"):
+        w.points = [{"name": "p", "x": 0.0, "role": "probe"}]
+    with pytest.raises(traitlets.TraitError, match="two points"):
+        w.points = [{"name": "p", "x": 0, "y": 0, "role": "probe"}] * 2
+    with pytest.raises(traitlets.TraitError, match="kind"):
+        w.paths = [{"name": "s", "kind": "spline", "points": ["a", "b"]}]
+    with pytest.raises(traitlets.TraitError, match="window"):
+        w.view = [1.0, 0.0, 0.0, 1.0]
     with pytest.raises(traitlets.TraitError):
         w.loss = b"abc"
     with pytest.raises(traitlets.TraitError):
         w.shape = [1, 2, 3]
-    w.anchors = {"p": (0.1, 0.2)}
+    w.points = [{"name": "p", "x": 0.1, "y": 0.2, "role": "anchor"}]
     assert w.anchors == {"p": [0.1, 0.2]}
+    assert w.points[0]["label"] == "p"
 
 
 def test_traits_are_synced_and_documented():
     synced = set(LandscapeWidget.class_trait_names(sync=True))
-    for name in "loss shape x_range y_range anchors colormap log_scale title".split():
+    for name in "loss shape x_range y_range points paths view colormap log_scale title".split():
         assert name in synced
         assert LandscapeWidget.class_traits()[name].help, f"trait {name} has no help text"
 

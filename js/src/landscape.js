@@ -1,308 +1,389 @@
-// anywidget front-end of landscape_widgets.LandscapeWidget: a loss surface
-// drawn as a filled colour map on a canvas, with axis ticks in plane
-// coordinates, a colour bar, anchor markers and a legend entry for masked
-// (NaN / inf) cells.
+// anywidget front-end of landscape_widgets.LandscapeWidget: the live loss map.
+//
+// The kernel streams grids (coarse to fine) and answers drags; this side
+// draws, and turns the mouse into state: dragging a probe or path point
+// moves it in `points` (sent once per animation frame, numbered by
+// `drag_seq`), dragging the background pans and the wheel zooms (the new
+// window goes to `view` when the gesture ends, and the kernel re-evaluates
+// it). The root element's data-* attributes say what was drawn and when, for
+// tests and for the curious.
 
-import { MASKED, colorize, css, finiteRange, lookupTable, makeNorm } from "./colormap.js";
+import { COLORMAPS } from "./colormap.js";
 import { decodeArray } from "./codec.js";
-import {
-  COLORBAR,
-  MIN_TICK_GAP,
-  cellExtent,
-  formatTick,
-  logTicks,
-  niceTicks,
-  plotBox,
-  scale,
-} from "./axes.js";
+import { GridCache, drawMap, gridExtent, shownWindow } from "./draw.js";
+import { drawPredictions } from "./predictions.js";
+import { panView, pick, transform, zoomView } from "./view.js";
+import { plotBox } from "./axes.js";
 
-const TRAITS = [
+const REDRAW_ON = [
   "loss",
   "shape",
   "x_range",
   "y_range",
-  "anchors",
+  "metric",
+  "hover",
+  "view",
+  "points",
+  "paths",
+  "overlays",
   "colormap",
   "log_scale",
+  "contours",
   "title",
   "width",
   "height",
+  "status",
+  "progress",
+  "level",
+  "done",
 ];
+const PANEL = 240; // predictions panel size, CSS pixels
+const ZOOM_STEP = 1.15;
+const WHEEL_SETTLE_MS = 250;
 
-const FONT = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
-const TITLE_FONT = "bold 13px system-ui, -apple-system, 'Segoe UI', sans-serif";
-
-/** Everything the drawing needs, read from the model in one place. */
-function readState(model) {
-  const shape = model.get("shape") ?? [0, 0];
-  const grid = decodeArray({ buffer: model.get("loss"), dtype: "float32", shape });
-  return {
-    grid,
-    xRange: model.get("x_range"),
-    yRange: model.get("y_range"),
-    anchors: model.get("anchors") ?? {},
-    colormap: model.get("colormap"),
-    log: model.get("log_scale"),
-    title: model.get("title"),
-    width: model.get("width"),
-    height: model.get("height"),
-  };
+function decodeOverlays(list) {
+  return (list || []).map((o) => {
+    const bytes = o.xy;
+    const n = bytes ? bytes.byteLength / 4 : 0;
+    return { ...o, xyData: n ? decodeArray({ buffer: bytes, dtype: "float32", shape: [n] }).data : null };
+  });
 }
 
-/** Geometry shared by drawing and the hover read-out. */
-function geometry(state) {
-  const [ny, nx] = state.grid.shape;
-  const box = plotBox(state.width, state.height);
-  const [xa, xb] = cellExtent(state.xRange[0], state.xRange[1], nx);
-  const [ya, yb] = cellExtent(state.yRange[0], state.yRange[1], ny);
-  return {
-    nx,
-    ny,
-    box,
-    xExtent: [xa, xb],
-    yExtent: [ya, yb],
-    px: scale(xa, xb, box.x0, box.x1),
-    py: scale(ya, yb, box.y1, box.y0), // y grows upwards
-  };
-}
-
-function draw(ctx, state) {
-  const { width, height } = state;
-  const { data } = state.grid;
-  const g = geometry(state);
-  const { box, nx, ny } = g;
-
-  ctx.save();
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, width, height);
-  ctx.font = FONT;
-  ctx.fillStyle = "#222";
-  ctx.strokeStyle = "#222";
-
-  if (state.title) {
-    ctx.font = TITLE_FONT;
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillText(state.title, (box.x0 + box.x1) / 2, box.y0 / 2);
-    ctx.font = FONT;
-  }
-
-  if (nx === 0 || ny === 0) {
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillText("no data", (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2);
-    ctx.restore();
-    return { masked: 0, range: null };
-  }
-
-  // The filled map: one pixel per cell, row 0 (the smallest y) at the bottom.
-  const range = finiteRange(data);
-  const norm = range ? makeNorm(range.min, range.max, state.log) : () => NaN;
-  const rgba = colorize(data, state.colormap, norm);
-  const flipped = new Uint8ClampedArray(rgba.length);
-  let masked = 0;
-  for (let i = 0; i < ny; i++) {
-    const src = i * nx * 4;
-    flipped.set(rgba.subarray(src, src + nx * 4), (ny - 1 - i) * nx * 4);
-  }
-  for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) masked++;
-  const cells = document.createElement("canvas");
-  cells.width = nx;
-  cells.height = ny;
-  cells.getContext("2d").putImageData(new ImageData(flipped, nx, ny), 0, 0);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(cells, box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0);
-
-  // Frame and axis ticks in plane coordinates.
-  ctx.lineWidth = 1;
-  ctx.strokeRect(box.x0 + 0.5, box.y0 + 0.5, box.x1 - box.x0 - 1, box.y1 - box.y0 - 1);
-  ctx.textAlign = "center";
-  ctx.textBaseline = "top";
-  for (const t of niceTicks(g.xExtent[0], g.xExtent[1], 5)) {
-    const x = Math.round(g.px(t)) + 0.5;
-    tick(ctx, x, box.y1, x, box.y1 + 5);
-    ctx.fillText(formatTick(t), x, box.y1 + 7);
-  }
-  ctx.fillText("x", (box.x0 + box.x1) / 2, box.y1 + 24);
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
-  for (const t of niceTicks(g.yExtent[0], g.yExtent[1], 5)) {
-    const y = Math.round(g.py(t)) + 0.5;
-    tick(ctx, box.x0 - 5, y, box.x0, y);
-    ctx.fillText(formatTick(t), box.x0 - 7, y);
-  }
-  ctx.save();
-  ctx.translate(14, (box.y0 + box.y1) / 2);
-  ctx.rotate(-Math.PI / 2);
-  ctx.textAlign = "center";
-  ctx.fillText("y", 0, 0);
-  ctx.restore();
-
-  drawColorbar(ctx, box, range, state);
-  if (masked > 0) drawMaskedLegend(ctx, box, masked);
-  drawAnchors(ctx, g, state.anchors);
-  ctx.restore();
-  return { masked, range };
-}
-
-function tick(ctx, x0, y0, x1, y1) {
-  ctx.beginPath();
-  ctx.moveTo(x0, y0);
-  ctx.lineTo(x1, y1);
-  ctx.stroke();
-}
-
-function drawColorbar(ctx, box, range, state) {
-  const x = box.x1 + COLORBAR.gap;
-  const h = box.y1 - box.y0;
-  if (!range) {
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    ctx.fillText("no finite", x, (box.y0 + box.y1) / 2 - 8);
-    ctx.fillText("values", x, (box.y0 + box.y1) / 2 + 8);
-    return;
-  }
-  // Colours along the bar follow the normalisation, so its ticks sit where
-  // their values are.
-  const lut = lookupTable(state.colormap, 256);
-  for (let r = 0; r < h; r++) {
-    const k = Math.round((1 - r / Math.max(1, h - 1)) * 255) * 3;
-    ctx.fillStyle = css([lut[k], lut[k + 1], lut[k + 2]]);
-    ctx.fillRect(x, box.y0 + r, COLORBAR.width, 1);
-  }
-  ctx.fillStyle = "#222";
-  ctx.strokeRect(x + 0.5, box.y0 + 0.5, COLORBAR.width - 1, h - 1);
-  const norm = makeNorm(range.min, range.max, state.log);
-  const ticks =
-    range.max > range.min
-      ? state.log && range.min > 0
-        ? logTicks(range.min, range.max)
-        : niceTicks(range.min, range.max, 5)
-      : [range.min];
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  let last = null;
-  for (const t of ticks) {
-    const y = Math.round(box.y1 - norm(t) * (h - 1)) + 0.5;
-    // Labels would overlap (a log scale crowds the top): skip this one.
-    if (last !== null && Math.abs(y - last) < MIN_TICK_GAP) continue;
-    last = y;
-    tick(ctx, x + COLORBAR.width, y, x + COLORBAR.width + 4, y);
-    ctx.fillText(formatTick(t), x + COLORBAR.width + 6, y);
-  }
-}
-
-function drawMaskedLegend(ctx, box, count) {
-  const x = box.x1 + COLORBAR.gap;
-  const y = box.y1 + 10;
-  ctx.fillStyle = css(MASKED);
-  ctx.fillRect(x, y, 12, 12);
-  ctx.strokeRect(x + 0.5, y + 0.5, 11, 11);
-  ctx.fillStyle = "#222";
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  ctx.fillText("NaN/inf", x + 16, y + 6);
-  ctx.fillText(`(${count})`, x + 16, y + 20);
-}
-
-function drawAnchors(ctx, g, anchors) {
-  ctx.textAlign = "left";
-  ctx.textBaseline = "bottom";
-  ctx.lineJoin = "round";
-  for (const [name, point] of Object.entries(anchors)) {
-    const x = g.px(point[0]);
-    const y = g.py(point[1]);
-    ctx.beginPath();
-    ctx.arc(x, y, 5, 0, 2 * Math.PI);
-    ctx.fillStyle = "#fff";
-    ctx.fill();
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = "#000";
-    ctx.stroke();
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
-    ctx.strokeText(name, x + 7, y - 4);
-    ctx.fillStyle = "#000";
-    ctx.fillText(name, x + 7, y - 4);
-  }
-  ctx.lineWidth = 1;
-  ctx.strokeStyle = "#222";
-}
-
-/** Text for the hover read-out at canvas position (cx, cy), or "". */
-function readout(state, cx, cy) {
-  const g = geometry(state);
-  const { box, nx, ny } = g;
-  if (nx === 0 || cx < box.x0 || cx >= box.x1 || cy < box.y0 || cy >= box.y1) return "";
-  const j = Math.min(nx - 1, Math.floor(((cx - box.x0) / (box.x1 - box.x0)) * nx));
-  const i = Math.min(ny - 1, Math.floor(((box.y1 - cy) / (box.y1 - box.y0)) * ny));
-  const x = nx > 1 ? state.xRange[0] + ((state.xRange[1] - state.xRange[0]) * j) / (nx - 1) : state.xRange[0];
-  const y = ny > 1 ? state.yRange[0] + ((state.yRange[1] - state.yRange[0]) * i) / (ny - 1) : state.yRange[0];
-  const v = state.grid.data[i * nx + j];
-  const value = Number.isFinite(v) ? v.toPrecision(4) : String(v);
-  return `x = ${x.toPrecision(3)}, y = ${y.toPrecision(3)}: ${value}`;
+function element(tag, css, text) {
+  const el = document.createElement(tag);
+  if (css) el.style.cssText = css;
+  if (text) el.textContent = text;
+  return el;
 }
 
 function render({ model, el }) {
-  const root = document.createElement("div");
+  const root = element("div", "display: inline-flex; gap: 10px; font-family: system-ui, sans-serif; align-items: flex-start;");
   root.className = "lw-landscape";
-  root.style.display = "inline-block";
-  root.style.fontFamily = "system-ui, sans-serif";
-  const canvas = document.createElement("canvas");
-  canvas.style.display = "block";
-  const info = document.createElement("div");
+  const left = element("div");
+  const canvas = element("canvas", "display: block; touch-action: none;");
+  canvas.className = "lw-map";
+  const bar = element("div", "display: flex; gap: 8px; align-items: center; font-size: 12px; color: #444; padding-left: 58px; min-height: 24px;");
+  const reset = element("button", "font-size: 12px;", "Reset view");
+  reset.className = "lw-reset";
+  reset.title = "Back to the first window";
+  const cmap = element("select", "font-size: 12px;");
+  for (const name of COLORMAPS) cmap.append(new Option(name, name));
+  const logLabel = element("label", "display: inline-flex; gap: 3px; align-items: center;");
+  const logBox = element("input");
+  logBox.type = "checkbox";
+  logLabel.append(logBox, document.createTextNode("log"));
+  const statusText = element("span", "margin-left: 4px;");
+  statusText.className = "lw-status";
+  bar.append(reset, cmap, logLabel, statusText);
+  const info = element("div", "font-size: 12px; color: #444; min-height: 16px; padding-left: 58px;");
   info.className = "lw-readout";
-  info.style.cssText = "font-size: 12px; color: #444; min-height: 16px; padding-left: 58px;";
-  root.append(canvas, info);
+  left.append(canvas, bar, info);
+  const panel = element("canvas", "display: none;");
+  panel.className = "lw-predictions";
+  root.append(left, panel);
   el.append(root);
 
+  const cache = new GridCache();
   let state = null;
+  let gridVersion = 0;
   let frame = 0;
+  let drawn = null; // geometry of the last drawing, for the mouse
+  // local copies that run ahead of the model during a gesture
+  let localPoints = null;
+  let localView = null;
+  let gesture = null; // {kind: "point" | "pan", ...}
+  let sendFrame = 0;
+  let wheelTimer = 0;
+  const sentAt = new Map(); // drag_seq -> performance.now() when sent
+  let pendingAnswer = null;
+  const latencies = [];
+
+  const readState = () => {
+    const shape = model.get("shape") ?? [0, 0];
+    return {
+      grid: decodeArray({ buffer: model.get("loss"), dtype: "float32", shape }),
+      gridVersion,
+      xRange: model.get("x_range"),
+      yRange: model.get("y_range"),
+      metric: model.get("metric"),
+      view: localView ?? model.get("view"),
+      points: localPoints ?? model.get("points") ?? [],
+      paths: model.get("paths") ?? [],
+      overlays: decodeOverlays(model.get("overlays")),
+      colormap: model.get("colormap"),
+      log: model.get("log_scale"),
+      contours: model.get("contours"),
+      title: model.get("title"),
+      width: model.get("width"),
+      height: model.get("height"),
+      status: model.get("status"),
+      progress: model.get("progress"),
+      dragging: gesture && gesture.kind === "point" ? gesture.name : null,
+    };
+  };
 
   const redraw = () => {
     frame = 0;
     try {
-      state = readState(model);
+      state = readState();
     } catch (err) {
       root.dataset.status = "error";
       info.textContent = `cannot draw: ${err.message}`;
       return;
     }
     const dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(state.width * dpr);
-    canvas.height = Math.round(state.height * dpr);
-    canvas.style.width = `${state.width}px`;
-    canvas.style.height = `${state.height}px`;
+    const w = Math.round(state.width * dpr);
+    const h = Math.round(state.height * dpr);
+    if (canvas.width !== w || canvas.height !== h) {
+      canvas.width = w;
+      canvas.height = h;
+      canvas.style.width = `${state.width}px`;
+      canvas.style.height = `${state.height}px`;
+    }
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const { masked } = draw(ctx, state);
-    // For tests and for the curious: what was drawn.
-    root.dataset.status = "drawn";
-    root.dataset.masked = String(masked);
+    drawn = drawMap(ctx, state, cache);
+    drawPanel(dpr);
+    const hasGrid = state.grid.shape[0] > 0 && state.grid.shape[1] > 0;
+    root.dataset.status = hasGrid ? "drawn" : "empty";
+    root.dataset.masked = String(drawn.masked);
     root.dataset.colormap = state.colormap;
+    root.dataset.level = String(model.get("level"));
+    root.dataset.done = model.get("done") ? "1" : "0";
+    root.dataset.view = JSON.stringify(drawn.view);
+    const now = performance.now();
+    if (hasGrid && !root.dataset.firstGridAt) root.dataset.firstGridAt = now.toFixed(1);
+    if (hasGrid && model.get("done") && model.get("status") !== "computing") {
+      root.dataset.doneAt ??= now.toFixed(1);
+    }
+    if (pendingAnswer !== null) {
+      latencies.push(now - pendingAnswer);
+      if (latencies.length > 200) latencies.shift();
+      root.dataset.answerMs = latencies.map((v) => v.toFixed(1)).join(",");
+      pendingAnswer = null;
+    }
+    const status = model.get("status");
+    statusText.style.color = status.startsWith("error") ? "#c00" : "#444";
+    statusText.textContent =
+      status === "computing" ? `computing… ${Math.round(100 * model.get("progress"))}%` : status === "idle" ? "" : status;
+    cmap.value = state.colormap;
+    logBox.checked = state.log;
   };
   const schedule = () => {
     if (!frame) frame = requestAnimationFrame(redraw);
   };
 
-  const onMove = (ev) => {
-    if (!state) return;
+  const drawPanel = (dpr) => {
+    const pred = model.get("predictions") || {};
+    if (!pred.kind) {
+      panel.style.display = "none";
+      return;
+    }
+    panel.style.display = "block";
+    const size = Math.min(PANEL, state.height);
+    panel.width = Math.round(size * dpr);
+    panel.height = Math.round(size * dpr);
+    panel.style.width = `${size}px`;
+    panel.style.height = `${size}px`;
+    const ctx = panel.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const results = model.get("probe_results") || {};
+    const ok = drawPredictions(ctx, pred, size, size, results[pred.probe]);
+    panel.dataset.status = ok ? "drawn" : "waiting";
+    panel.dataset.probe = pred.probe || "";
+  };
+
+  // ---------------------------------------------------------------- read-out
+  const readout = (u, v) => {
+    if (!state || !drawn) return "";
+    const { box, tf } = drawn;
+    if (u < box.x0 || u >= box.x1 || v < box.y0 || v >= box.y1) return "";
+    const x = tf.fx(u);
+    const y = tf.fy(v);
+    let text = `x = ${x.toPrecision(3)}, y = ${y.toPrecision(3)}`;
+    const [ny, nx] = state.grid.shape;
+    if (nx && ny) {
+      const [xa, xb, ya, yb] = gridExtent(state);
+      const j = Math.floor(((x - xa) / (xb - xa)) * nx);
+      const i = Math.floor(((y - ya) / (yb - ya)) * ny);
+      if (i >= 0 && i < ny && j >= 0 && j < nx) {
+        const fmt = (name, val) =>
+          name === "accuracy" && Number.isFinite(val)
+            ? `accuracy ${(100 * val).toFixed(1)}%`
+            : `${name} ${Number.isFinite(val) ? val.toPrecision(4) : String(val)}`;
+        const parts = [fmt(state.metric, state.grid.data[i * nx + j])];
+        for (const [name, bytes] of Object.entries(model.get("hover") || {})) {
+          const other = decodeArray({ buffer: bytes, dtype: "float32", shape: [ny, nx] }).data;
+          parts.push(fmt(name, other[i * nx + j]));
+        }
+        text += ": " + parts.join(", ");
+      }
+    }
+    return text;
+  };
+
+  // ---------------------------------------------------------------- gestures
+  const canvasXY = (ev) => {
     const r = canvas.getBoundingClientRect();
-    info.textContent = readout(state, ev.clientX - r.left, ev.clientY - r.top);
+    return [ev.clientX - r.left, ev.clientY - r.top];
   };
+
+  const sendPoints = () => {
+    sendFrame = 0;
+    if (!localPoints) return;
+    const seq = (model.get("drag_seq") || 0) + 1;
+    sentAt.set(seq, performance.now());
+    if (sentAt.size > 500) sentAt.delete(sentAt.keys().next().value);
+    model.set("points", localPoints.map((p) => ({ ...p })));
+    model.set("drag_seq", seq);
+    model.save_changes();
+  };
+
+  const sendView = (view) => {
+    model.set("view", view.map(Number));
+    model.save_changes();
+  };
+
+  const onDown = (ev) => {
+    if (!drawn || ev.button !== 0) return;
+    const [u, v] = canvasXY(ev);
+    const { box } = drawn;
+    const points = model.get("points") || [];
+    const name = pick(points, drawn.tf, u, v);
+    if (name) {
+      gesture = { kind: "point", name };
+      localPoints = points.map((p) => ({ ...p }));
+    } else if (u >= box.x0 && u < box.x1 && v >= box.y0 && v < box.y1) {
+      gesture = { kind: "pan", u, v, view: shownWindow(state).slice() };
+      canvas.style.cursor = "grabbing";
+    } else {
+      return;
+    }
+    canvas.setPointerCapture?.(ev.pointerId);
+    ev.preventDefault();
+  };
+
+  const onMove = (ev) => {
+    const [u, v] = canvasXY(ev);
+    if (!gesture) {
+      info.textContent = readout(u, v);
+      if (drawn) {
+        const over = pick(model.get("points") || [], drawn.tf, u, v);
+        canvas.style.cursor = over ? "grab" : "default";
+      }
+      return;
+    }
+    if (gesture.kind === "point") {
+      const { tf } = drawn;
+      const x = tf.fx(u);
+      const y = tf.fy(v);
+      localPoints = localPoints.map((p) => (p.name === gesture.name ? { ...p, x, y } : p));
+      info.textContent = `${gesture.name}: x = ${x.toPrecision(3)}, y = ${y.toPrecision(3)}`;
+      if (!sendFrame) sendFrame = requestAnimationFrame(sendPoints);
+    } else {
+      const box = plotBox(state.width, state.height);
+      const tf0 = transform(box, gesture.view);
+      const dx = tf0.fx(gesture.u) - tf0.fx(u);
+      const dy = tf0.fy(gesture.v) - tf0.fy(v);
+      localView = panView(gesture.view, dx, dy);
+    }
+    schedule();
+  };
+
+  const onUp = () => {
+    if (!gesture) return;
+    const done = gesture;
+    gesture = null;
+    canvas.style.cursor = "default";
+    if (done.kind === "point") {
+      if (sendFrame) cancelAnimationFrame(sendFrame);
+      sendPoints();
+      localPoints = null;
+    } else if (localView) {
+      const view = localView;
+      sendView(view);
+      localView = null;
+    }
+    schedule();
+  };
+
+  const onWheel = (ev) => {
+    if (!drawn) return;
+    const [u, v] = canvasXY(ev);
+    const { box, tf } = drawn;
+    if (u < box.x0 || u >= box.x1 || v < box.y0 || v >= box.y1) return;
+    ev.preventDefault();
+    const factor = ev.deltaY > 0 ? ZOOM_STEP : 1 / ZOOM_STEP;
+    localView = zoomView(shownWindow(state), tf.fx(u), tf.fy(v), factor);
+    schedule();
+    clearTimeout(wheelTimer);
+    wheelTimer = setTimeout(() => {
+      if (localView) sendView(localView);
+      localView = null;
+    }, WHEEL_SETTLE_MS);
+  };
+
+  const onReset = () => {
+    const home = model.get("home");
+    if (home && home.length === 4) sendView(home);
+    else {
+      model.set("view", []);
+      model.save_changes();
+    }
+  };
+
+  const onAnswered = () => {
+    const seq = (model.get("answered") || {}).seq;
+    if (sentAt.has(seq)) {
+      pendingAnswer = sentAt.get(seq);
+      sentAt.delete(seq);
+      schedule();
+    }
+  };
+
   const onLeave = () => {
-    info.textContent = "";
+    if (!gesture) info.textContent = "";
   };
-  canvas.addEventListener("mousemove", onMove);
+  const onColormap = () => {
+    model.set("colormap", cmap.value);
+    model.save_changes();
+  };
+  const onLog = () => {
+    model.set("log_scale", logBox.checked);
+    model.save_changes();
+  };
+
+  canvas.addEventListener("pointerdown", onDown);
+  canvas.addEventListener("pointermove", onMove);
+  canvas.addEventListener("pointerup", onUp);
+  canvas.addEventListener("pointercancel", onUp);
   canvas.addEventListener("mouseleave", onLeave);
-  for (const name of TRAITS) model.on(`change:${name}`, schedule);
+  canvas.addEventListener("wheel", onWheel, { passive: false });
+  reset.addEventListener("click", onReset);
+  cmap.addEventListener("change", onColormap);
+  logBox.addEventListener("change", onLog);
+  const onGrid = () => {
+    gridVersion++;
+    schedule();
+  };
+  model.on("change:loss", onGrid);
+  model.on("change:shape", onGrid);
+  for (const name of REDRAW_ON) model.on(`change:${name}`, schedule);
+  model.on("change:predictions", schedule);
+  model.on("change:probe_results", schedule);
+  model.on("change:answered", onAnswered);
   redraw();
 
   return () => {
     if (frame) cancelAnimationFrame(frame);
-    for (const name of TRAITS) model.off(`change:${name}`, schedule);
-    canvas.removeEventListener("mousemove", onMove);
-    canvas.removeEventListener("mouseleave", onLeave);
+    if (sendFrame) cancelAnimationFrame(sendFrame);
+    clearTimeout(wheelTimer);
+    model.off("change:loss", onGrid);
+    model.off("change:shape", onGrid);
+    for (const name of REDRAW_ON) model.off(`change:${name}`, schedule);
+    model.off("change:predictions", schedule);
+    model.off("change:probe_results", schedule);
+    model.off("change:answered", onAnswered);
   };
 }
 

@@ -1,0 +1,353 @@
+// Drawing the map on a 2D canvas: the coloured grid, contour lines, paths,
+// overlays, points, axes in plane coordinates, colour bar, masked legend and
+// progress. `state` is read from the model in landscape.js.
+
+import { MASKED, colorize, css, finiteRange, lookupTable, makeNorm } from "./colormap.js";
+import { contourLevels, contourRings } from "./contour.js";
+import {
+  COLORBAR,
+  MIN_TICK_GAP,
+  cellExtent,
+  formatTick,
+  logTicks,
+  niceTicks,
+  plotBox,
+} from "./axes.js";
+import { pathPolyline, transform } from "./view.js";
+
+export const FONT = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
+const TITLE_FONT = "bold 13px system-ui, -apple-system, 'Segoe UI', sans-serif";
+export const ROLE_STYLE = {
+  anchor: { fill: "#ffffff", stroke: "#000000", r: 5 },
+  probe: { fill: "#ff7f0e", stroke: "#ffffff", r: 6 },
+  path: { fill: "#d62ad6", stroke: "#ffffff", r: 5 },
+};
+
+/** Extent of the grid's cells in plane coordinates: [xa, xb, ya, yb]. */
+export function gridExtent(state) {
+  const [ny, nx] = state.grid.shape;
+  const [xa, xb] = cellExtent(state.xRange[0], state.xRange[1], nx);
+  const [ya, yb] = cellExtent(state.yRange[0], state.yRange[1], ny);
+  return [xa, xb, ya, yb];
+}
+
+/** The window shown: the view if set, else the grid's extent. */
+export function shownWindow(state) {
+  if (state.view && state.view.length === 4) return state.view;
+  if (state.grid.shape[0] && state.grid.shape[1]) return gridExtent(state);
+  return [0, 1, 0, 1];
+}
+
+/** Per-grid work kept between redraws: the coloured cells and the contour rings. */
+export class GridCache {
+  constructor() {
+    this.key = null;
+  }
+
+  get(state) {
+    const key = [state.gridVersion, state.colormap, state.log, state.contours].join("|");
+    if (key === this.key) return this;
+    this.key = key;
+    const { data, shape } = state.grid;
+    const [ny, nx] = shape;
+    this.range = finiteRange(data);
+    this.norm = this.range ? makeNorm(this.range.min, this.range.max, state.log) : () => NaN;
+    const rgba = colorize(data, state.colormap, this.norm);
+    const flipped = new Uint8ClampedArray(rgba.length);
+    for (let i = 0; i < ny; i++) {
+      const src = i * nx * 4;
+      flipped.set(rgba.subarray(src, src + nx * 4), (ny - 1 - i) * nx * 4);
+    }
+    this.masked = 0;
+    for (let k = 0; k < data.length; k++) if (!Number.isFinite(data[k])) this.masked++;
+    this.cells = document.createElement("canvas");
+    this.cells.width = nx;
+    this.cells.height = ny;
+    this.cells.getContext("2d").putImageData(new ImageData(flipped, nx, ny), 0, 0);
+    this.rings = this.range
+      ? contourRings(data, nx, ny, this.norm, contourLevels(state.contours))
+      : [];
+    return this;
+  }
+}
+
+export function drawMap(ctx, state, cache) {
+  const { width, height } = state;
+  const box = plotBox(width, height);
+  const view = shownWindow(state);
+  const tf = transform(box, view);
+  const [ny, nx] = state.grid.shape;
+
+  ctx.save();
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, width, height);
+  ctx.font = FONT;
+  ctx.fillStyle = "#222";
+  ctx.strokeStyle = "#222";
+  if (state.title) {
+    ctx.font = TITLE_FONT;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(state.title, (box.x0 + box.x1) / 2, box.y0 / 2);
+    ctx.font = FONT;
+  }
+
+  let got = null;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0);
+  ctx.clip();
+  ctx.fillStyle = "#f4f4f4";
+  ctx.fillRect(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0);
+  if (nx > 0 && ny > 0) {
+    got = cache.get(state);
+    const [xa, xb, ya, yb] = gridExtent(state);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(got.cells, tf.px(xa), tf.py(yb), tf.px(xb) - tf.px(xa), tf.py(ya) - tf.py(yb));
+    drawContours(ctx, got.rings, tf, [xa, xb, ya, yb], nx, ny);
+  } else {
+    ctx.fillStyle = "#222";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    const msg = state.status === "computing" ? "computing…" : "no data";
+    ctx.fillText(msg, (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2);
+  }
+  drawOverlays(ctx, state.overlays, tf);
+  drawPaths(ctx, state.paths, state.points, tf);
+  drawPoints(ctx, state.points, tf, state.dragging);
+  ctx.restore();
+
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = "#222";
+  ctx.fillStyle = "#222";
+  ctx.strokeRect(box.x0 + 0.5, box.y0 + 0.5, box.x1 - box.x0 - 1, box.y1 - box.y0 - 1);
+  drawAxes(ctx, box, view, tf);
+  if (got) {
+    drawColorbar(ctx, box, got.range, state);
+    if (got.masked > 0) drawMaskedLegend(ctx, box, got.masked);
+  }
+  drawLegend(ctx, box, state);
+  if (state.status === "computing") drawProgress(ctx, box, state.progress);
+  ctx.restore();
+  return { masked: got ? got.masked : 0, range: got ? got.range : null, tf, box, view };
+}
+
+function line(ctx, x0, y0, x1, y1) {
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x1, y1);
+  ctx.stroke();
+}
+
+function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
+  const gx = (u) => tf.px(xa + (u / nx) * (xb - xa));
+  const gy = (v) => tf.py(ya + (v / ny) * (yb - ya));
+  ctx.lineWidth = 0.8;
+  ctx.strokeStyle = "rgba(20, 20, 20, 0.45)";
+  ctx.beginPath();
+  for (const { rings: rs } of rings) {
+    for (const ring of rs) {
+      for (let k = 0; k < ring.length; k++) {
+        const [u, v] = ring[k];
+        // marching squares closes rings along the grid's border: skip those edges
+        const onEdge = (p) => p[0] <= 0 || p[0] >= nx || p[1] <= 0 || p[1] >= ny;
+        if (k === 0 || (onEdge(ring[k - 1]) && onEdge(ring[k]))) ctx.moveTo(gx(u), gy(v));
+        else ctx.lineTo(gx(u), gy(v));
+      }
+    }
+  }
+  ctx.stroke();
+}
+
+function strokeWithHalo(ctx, color, width) {
+  ctx.lineJoin = "round";
+  ctx.lineCap = "round";
+  ctx.lineWidth = width + 2.5;
+  ctx.strokeStyle = "rgba(255, 255, 255, 0.8)";
+  ctx.stroke();
+  ctx.lineWidth = width;
+  ctx.strokeStyle = color;
+  ctx.stroke();
+}
+
+function drawOverlays(ctx, overlays, tf) {
+  for (const o of overlays) {
+    const xy = o.xyData;
+    if (!xy || xy.length < 2) continue;
+    ctx.beginPath();
+    for (let k = 0; k < xy.length; k += 2) {
+      if (k === 0) ctx.moveTo(tf.px(xy[0]), tf.py(xy[1]));
+      else ctx.lineTo(tf.px(xy[k]), tf.py(xy[k + 1]));
+    }
+    strokeWithHalo(ctx, o.color || "#222", 1.8);
+    const n = xy.length;
+    ctx.beginPath();
+    ctx.arc(tf.px(xy[n - 2]), tf.py(xy[n - 1]), 2.5, 0, 2 * Math.PI);
+    ctx.fillStyle = o.color || "#222";
+    ctx.fill();
+  }
+}
+
+function drawPaths(ctx, paths, points, tf) {
+  const where = new Map(points.map((p) => [p.name, p]));
+  for (const path of paths) {
+    const poly = pathPolyline(path, where);
+    if (poly.length < 2) continue;
+    if (path.kind === "bezier") {
+      // the control polygon, faint, so the pull of each control point shows
+      const ctrl = path.points.map((n) => where.get(n));
+      ctx.beginPath();
+      ctrl.forEach((p, k) => (k ? ctx.lineTo(tf.px(p.x), tf.py(p.y)) : ctx.moveTo(tf.px(p.x), tf.py(p.y))));
+      ctx.setLineDash([4, 4]);
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.7)";
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    ctx.beginPath();
+    poly.forEach(([x, y], k) => (k ? ctx.lineTo(tf.px(x), tf.py(y)) : ctx.moveTo(tf.px(x), tf.py(y))));
+    strokeWithHalo(ctx, path.color || "#d62ad6", 2.2);
+  }
+}
+
+function drawPoints(ctx, points, tf, dragging) {
+  ctx.font = FONT;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  for (const p of points) {
+    const st = ROLE_STYLE[p.role] || ROLE_STYLE.anchor;
+    const x = tf.px(p.x);
+    const y = tf.py(p.y);
+    const r = p.name === dragging ? st.r + 2 : st.r;
+    ctx.beginPath();
+    if (p.role === "path") ctx.rect(x - r, y - r, 2 * r, 2 * r);
+    else ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = st.fill;
+    ctx.fill();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = st.stroke;
+    ctx.stroke();
+    if (p.role !== "anchor") {
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = "#000";
+      ctx.stroke();
+    }
+    const label = p.label ?? p.name;
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.strokeText(label, x + r + 3, y - 3);
+    ctx.fillStyle = "#000";
+    ctx.fillText(label, x + r + 3, y - 3);
+  }
+}
+
+function drawAxes(ctx, box, view, tf) {
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  for (const t of niceTicks(view[0], view[1], 5)) {
+    const x = Math.round(tf.px(t)) + 0.5;
+    line(ctx, x, box.y1, x, box.y1 + 5);
+    ctx.fillText(formatTick(t), x, box.y1 + 7);
+  }
+  ctx.fillText("x", (box.x0 + box.x1) / 2, box.y1 + 24);
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const t of niceTicks(view[2], view[3], 5)) {
+    const y = Math.round(tf.py(t)) + 0.5;
+    line(ctx, box.x0 - 5, y, box.x0, y);
+    ctx.fillText(formatTick(t), box.x0 - 7, y);
+  }
+  ctx.save();
+  ctx.translate(14, (box.y0 + box.y1) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = "center";
+  ctx.fillText("y", 0, 0);
+  ctx.restore();
+}
+
+function drawColorbar(ctx, box, range, state) {
+  const x = box.x1 + COLORBAR.gap;
+  const h = box.y1 - box.y0;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.fillText(state.metric, x, box.y0 - 4);
+  if (!range) {
+    ctx.textBaseline = "middle";
+    ctx.fillText("no finite", x, (box.y0 + box.y1) / 2 - 8);
+    ctx.fillText("values", x, (box.y0 + box.y1) / 2 + 8);
+    return;
+  }
+  // Colours along the bar follow the normalisation, so its ticks sit where
+  // their values are.
+  const lut = lookupTable(state.colormap, 256);
+  for (let r = 0; r < h; r++) {
+    const k = Math.round((1 - r / Math.max(1, h - 1)) * 255) * 3;
+    ctx.fillStyle = css([lut[k], lut[k + 1], lut[k + 2]]);
+    ctx.fillRect(x, box.y0 + r, COLORBAR.width, 1);
+  }
+  ctx.fillStyle = "#222";
+  ctx.strokeRect(x + 0.5, box.y0 + 0.5, COLORBAR.width - 1, h - 1);
+  const norm = makeNorm(range.min, range.max, state.log);
+  const ticks =
+    range.max > range.min
+      ? state.log && range.min > 0
+        ? logTicks(range.min, range.max)
+        : niceTicks(range.min, range.max, 5)
+      : [range.min];
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  let last = null;
+  for (const t of ticks) {
+    const y = Math.round(box.y1 - norm(t) * (h - 1)) + 0.5;
+    // Labels would overlap (a log scale crowds the top): skip this one.
+    if (last !== null && Math.abs(y - last) < MIN_TICK_GAP) continue;
+    last = y;
+    line(ctx, x + COLORBAR.width, y, x + COLORBAR.width + 4, y);
+    ctx.fillText(formatTick(t), x + COLORBAR.width + 6, y);
+  }
+}
+
+function drawMaskedLegend(ctx, box, count) {
+  const x = box.x1 + COLORBAR.gap;
+  const y = box.y1 + 10;
+  ctx.fillStyle = css(MASKED);
+  ctx.fillRect(x, y, 12, 12);
+  ctx.strokeRect(x + 0.5, y + 0.5, 11, 11);
+  ctx.fillStyle = "#222";
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  ctx.fillText("NaN/inf", x + 16, y + 6);
+  ctx.fillText(`(${count})`, x + 16, y + 20);
+}
+
+/** Names of overlays (trajectories, curves) and paths, top left inside the plot. */
+function drawLegend(ctx, box, state) {
+  const entries = [
+    ...state.overlays.map((o) => [o.label || o.name, o.color || "#222"]),
+    ...state.paths.map((p) => [p.name, p.color || "#d62ad6"]),
+  ];
+  if (!entries.length) return;
+  ctx.font = FONT;
+  const w = Math.max(...entries.map(([n]) => ctx.measureText(n).width)) + 30;
+  const h = entries.length * 16 + 6;
+  ctx.fillStyle = "rgba(255, 255, 255, 0.8)";
+  ctx.fillRect(box.x0 + 6, box.y0 + 6, w, h);
+  entries.forEach(([name, color], k) => {
+    const y = box.y0 + 14 + k * 16;
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2.5;
+    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
+    ctx.fillStyle = "#222";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    ctx.fillText(name, box.x0 + 30, y);
+  });
+}
+
+function drawProgress(ctx, box, progress) {
+  const w = box.x1 - box.x0;
+  ctx.fillStyle = "rgba(255, 255, 255, 0.7)";
+  ctx.fillRect(box.x0 + 1, box.y0 + 1, w - 2, 4);
+  ctx.fillStyle = "#1f77b4";
+  ctx.fillRect(box.x0 + 1, box.y0 + 1, Math.max(2, (w - 2) * progress), 4);
+}

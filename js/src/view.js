@@ -1,0 +1,91 @@
+// The visible window of the map and the moves on it: pixel <-> plane
+// coordinates, pan, zoom about the cursor, picking a point, sampling a path.
+// Pure functions, no DOM.
+
+/**
+ * Maps between plane coordinates and canvas pixels for a plot box showing
+ * the window view = [xmin, xmax, ymin, ymax] (y grows upwards).
+ */
+export function transform(box, view) {
+  const [x0, x1, y0, y1] = view;
+  const kx = (box.x1 - box.x0) / (x1 - x0);
+  const ky = (box.y1 - box.y0) / (y1 - y0);
+  return {
+    px: (x) => box.x0 + (x - x0) * kx,
+    py: (y) => box.y1 - (y - y0) * ky,
+    fx: (u) => x0 + (u - box.x0) / kx,
+    fy: (v) => y0 + (box.y1 - v) / ky,
+  };
+}
+
+/** The window moved by (dx, dy) in plane units. */
+export function panView(view, dx, dy) {
+  return [view[0] + dx, view[1] + dx, view[2] + dy, view[3] + dy];
+}
+
+/**
+ * The window scaled by `factor` (< 1 zooms in) about the plane point
+ * (cx, cy), which stays under the cursor.
+ */
+export function zoomView(view, cx, cy, factor) {
+  return [
+    cx + (view[0] - cx) * factor,
+    cx + (view[1] - cx) * factor,
+    cy + (view[2] - cy) * factor,
+    cy + (view[3] - cy) * factor,
+  ];
+}
+
+/**
+ * Name of the draggable point (role probe or path) nearest to pixel (u, v)
+ * within `radius` pixels, or null.
+ */
+export function pick(points, tf, u, v, radius = 9) {
+  let best = null;
+  let bestD = radius * radius;
+  for (const p of points) {
+    if (p.role !== "probe" && p.role !== "path") continue;
+    const d = (tf.px(p.x) - u) ** 2 + (tf.py(p.y) - v) ** 2;
+    if (d <= bestD) {
+      best = p.name;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function binomial(n, k) {
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return r;
+}
+
+/** Points of the Bezier curve with control points `ctrl` ([[x, y], ...]) at n values of t. */
+export function bezier(ctrl, n) {
+  const k = ctrl.length - 1;
+  const out = [];
+  for (let s = 0; s < n; s++) {
+    const t = n > 1 ? s / (n - 1) : 0;
+    let x = 0;
+    let y = 0;
+    for (let i = 0; i <= k; i++) {
+      const w = binomial(k, i) * (1 - t) ** (k - i) * t ** i;
+      x += w * ctrl[i][0];
+      y += w * ctrl[i][1];
+    }
+    out.push([x, y]);
+  }
+  return out;
+}
+
+/**
+ * Plane coordinates to draw a path through named points: the corners of a
+ * segment or polyline, or a sampled Bezier curve.
+ * @param {{kind: string, points: string[]}} path
+ * @param {Map<string, {x: number, y: number}>} where
+ */
+export function pathPolyline(path, where, n = 64) {
+  const ctrl = path.points.map((name) => where.get(name)).filter(Boolean).map((p) => [p.x, p.y]);
+  if (ctrl.length !== path.points.length) return [];
+  return path.kind === "bezier" ? bezier(ctrl, n) : ctrl;
+}
