@@ -151,6 +151,7 @@ function render({ model, el }) {
     root.dataset.level = String(model.get("level"));
     root.dataset.done = model.get("done") ? "1" : "0";
     root.dataset.view = JSON.stringify(drawn.view);
+    root.dataset.gridRange = JSON.stringify([...state.xRange, ...state.yRange]);
     const now = performance.now();
     if (hasGrid && !root.dataset.firstGridAt) root.dataset.firstGridAt = now.toFixed(1);
     if (hasGrid && model.get("done") && model.get("status") !== "computing") {
