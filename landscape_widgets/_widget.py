@@ -233,14 +233,16 @@ class LandscapeWidget(anywidget.AnyWidget):
 
         is_landscape = source is not None and hasattr(source, "evaluate_points")
         if is_landscape:
-            self._attach(source, plane, resolution, bounds, margin, levels, strategy)
-            self._set_initial_points(probes)
             if predictions:
                 from ._predictions import Predictor
 
+                # before any point exists: a probe's first job needs the predictor
                 self._predictor = Predictor.detect(source)
                 if self._predictor is not None:
-                    self.predictions = self._predictor.data_state()
+                    self._panel_data = self._predictor.data_state()
+                    self.predictions = self._panel_data
+            self._attach(source, plane, resolution, bounds, margin, levels, strategy)
+            self._set_initial_points(probes)
             self.refresh()
             self._touch_all()
         elif plane is not None:
@@ -619,7 +621,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         if self._predictor is not None and probes:
             # the panel follows the probe moved last
             shown = probes[-1]
-            panel = {**self.predictions, **self._predictor.at(plane.point(*where[shown]))}
+            panel = {**self._panel_data, **self._predictor.at(plane.point(*where[shown]))}
             panel["probe"] = shown
         by_name = {p["name"]: p for p in self.paths}
         for name in paths:

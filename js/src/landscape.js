@@ -59,7 +59,7 @@ function element(tag, css, text) {
 function render({ model, el }) {
   const root = element("div", "display: inline-flex; gap: 10px; font-family: system-ui, sans-serif; align-items: flex-start;");
   root.className = "lw-landscape";
-  const left = element("div");
+  const left = element("div", "flex: none;");
   const canvas = element("canvas", "display: block; touch-action: none;");
   canvas.className = "lw-map";
   const bar = element("div", "display: flex; gap: 8px; align-items: center; font-size: 12px; color: #444; padding-left: 58px; min-height: 24px;");
@@ -78,7 +78,7 @@ function render({ model, el }) {
   const info = element("div", "font-size: 12px; color: #444; min-height: 16px; padding-left: 58px;");
   info.className = "lw-readout";
   left.append(canvas, bar, info);
-  const panel = element("canvas", "display: none;");
+  const panel = element("canvas", "display: none; flex: none;");
   panel.className = "lw-predictions";
   root.append(left, panel);
   el.append(root);
