@@ -1,8 +1,10 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
 from . import datasets, models
+from ._export import export_html
 from ._landscape import STRATEGIES, Landscape, StrategyUnavailable
 from ._planes import Line, Plane
+from ._profile_plot import LossCurve, ProfilePlot
 from ._results import Profile, Surface
 from ._train import TrainResult, train
 from ._weights import ParamLayout, as_vector, weights_of
@@ -13,14 +15,17 @@ __all__ = [
     "Landscape",
     "LandscapeWidget",
     "Line",
+    "LossCurve",
     "ParamLayout",
     "Plane",
     "Profile",
+    "ProfilePlot",
     "StrategyUnavailable",
     "Surface",
     "TrainResult",
     "as_vector",
     "datasets",
+    "export_html",
     "models",
     "train",
     "weights_of",

@@ -499,6 +499,16 @@ class LandscapeWidget(anywidget.AnyWidget):
             metric=self.metric,
         )
 
+    def save_html(self, path: Any, title: str | None = None) -> Path:
+        """Write the widget as it is now to one HTML file that shows it with no kernel.
+
+        See :func:`export_html`; drags and pan/zoom in that page move the
+        view but compute nothing (there is no kernel).
+        """
+        from ._export import export_html
+
+        return export_html(path, self, title=title or self.title or "landscape-widgets")
+
     # ------------------------------------------------------------ reactions
     @traitlets.observe("view")
     def _view_changed(self, change: dict) -> None:

@@ -91,8 +91,11 @@ lw_pip_install() {
 
 lw_build_js() {
   local bundle="$ROOT/landscape_widgets/static/landscape.js"
-  if [ ! -f "$bundle" ] || [ ! -f "$ROOT/landscape_widgets/static/colormaps.json" ] ||
-    [ -n "$(find "$ROOT/js/src" "$ROOT/js/build.mjs" -newer "$bundle" -print -quit)" ]; then
+  local static="$ROOT/landscape_widgets/static"
+  if [ ! -f "$bundle" ] || [ ! -f "$static/colormaps.json" ] ||
+    [ ! -f "$static/embed/embed-amd.js" ] || [ ! -f "$static/embed/require.js" ] ||
+    [ -n "$(find "$ROOT/js/src" "$ROOT/js/build.mjs" "$ROOT/js/package-lock.json" \
+      -newer "$bundle" -print -quit)" ]; then
     say "building the JS bundle"
     (cd "$ROOT/js" && node build.mjs >/dev/null)
   fi
