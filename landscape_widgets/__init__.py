@@ -1,17 +1,20 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
 from . import datasets, models
+from ._explore import Explorer, explore
 from ._export import export_html
 from ._landscape import STRATEGIES, Landscape, StrategyUnavailable
 from ._planes import Line, Plane
 from ._profile_plot import LossCurve, ProfilePlot
 from ._results import Profile, Surface
+from ._surface3d import SurfaceWidget
 from ._train import TrainResult, train
 from ._weights import ParamLayout, as_vector, weights_of
 from ._widget import LandscapeWidget
 
 __all__ = [
     "STRATEGIES",
+    "Explorer",
     "Landscape",
     "LandscapeWidget",
     "Line",
@@ -22,9 +25,11 @@ __all__ = [
     "ProfilePlot",
     "StrategyUnavailable",
     "Surface",
+    "SurfaceWidget",
     "TrainResult",
     "as_vector",
     "datasets",
+    "explore",
     "export_html",
     "models",
     "train",

@@ -447,9 +447,14 @@ class ProfilePlot(bq.Figure):
             touched = [lines, barrier] + ([acc_lines] if acc_lines is not None else [])
             with _hold_sync(*touched):
                 lines.x, lines.y = t, shown
+                lines.visible = bool(np.isfinite(shown).any())
                 if lines.labels != [label]:
                     lines.labels = [label]
-                barrier.x, barrier.y = bx, by
+                if bx is None:
+                    barrier.visible = False
+                else:
+                    barrier.x, barrier.y = bx, by
+                    barrier.visible = True
                 if acc_lines is not None:
                     if acc is None:
                         acc_lines.x, acc_lines.y = np.zeros(0), np.zeros(0)
@@ -532,7 +537,7 @@ class ProfilePlot(bq.Figure):
     def _marker(t: np.ndarray, b: float, t_peak: float, level: float, peak: float):
         """The barrier marker: a vertical bar with caps, one path (NaN breaks it)."""
         if not b > 0:
-            return np.full(2, np.nan), np.full(2, np.nan)
+            return None, None  # no barrier: the marker is hidden (bqplot errs on all-NaN lines)
         w = 0.015 * max(float(t[-1] - t[0]), 1e-12)
         nan = np.nan
         x = [t_peak - w, t_peak + w, nan, t_peak, t_peak, nan, t_peak - w, t_peak + w]
@@ -562,9 +567,16 @@ class ProfilePlot(bq.Figure):
             labels=[label],
             display_legend=True,
             stroke_width=2,
+            visible=bool(np.isfinite(shown).any()),
         )
         self._barrier_marks[name] = bq.Lines(
-            x=bx, y=by, scales=scales, colors=[color], stroke_width=3, display_legend=False
+            x=t[:1] if bx is None else bx,
+            y=shown[:1] if bx is None else by,
+            visible=bx is not None,
+            scales=scales,
+            colors=[color],
+            stroke_width=3,
+            display_legend=False,
         )
         new = [self._lines[name], self._barrier_marks[name]]
         if acc is not None and self._show_accuracy:

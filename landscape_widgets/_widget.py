@@ -221,6 +221,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         self._predictor = None
         self._drag_callbacks: list[Callable] = []
         self._profile_callbacks: list[Callable] = []
+        self._surface_callbacks: list[Callable] = []
         self._send_lock = threading.RLock()
         self._dirty_lock = threading.Lock()
         self._dirty_probes: set[str] = set()
@@ -369,6 +370,8 @@ class LandscapeWidget(anywidget.AnyWidget):
                 if not self.home:
                     self.home = [float(x[0]), float(x[-1]), float(y[0]), float(y[-1])]
         self.surface = surface
+        for callback in list(self._surface_callbacks):
+            callback(surface)
 
     def add_probe(self, name: str = "probe", x: float = 0.0, y: float = 0.0, label=None) -> None:
         """Add a draggable probe; its loss, metrics and predictions follow it."""
@@ -444,6 +447,16 @@ class LandscapeWidget(anywidget.AnyWidget):
             self._profile_callbacks.remove(callback)
         else:
             self._profile_callbacks.append(callback)
+
+    def on_surface(self, callback: Callable[[Any], Any], remove: bool = False) -> None:
+        """Call ``callback(surface)`` with every grid shown (each streamed level too).
+
+        It runs on the thread that computed the grid.
+        """
+        if remove:
+            self._surface_callbacks.remove(callback)
+        else:
+            self._surface_callbacks.append(callback)
 
     def refresh(self, bounds: Sequence[float] | None = None) -> None:
         """Re-evaluate the grid over ``bounds`` (default: the current view) in the background."""

@@ -135,6 +135,10 @@ def jupyter_env(tmp_path_factory):
         "IPYTHONDIR": str(base / "ipython"),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
+    # no "get notified about Jupyter news?" pop-up over the screenshots
+    news = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
@@ -254,7 +258,7 @@ class LabPage:
 @pytest.fixture
 def lab_page(chromium, lab_server):
     """A fresh browser context and page on the session's JupyterLab."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:

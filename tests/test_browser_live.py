@@ -71,9 +71,9 @@ READ_BACK = textwrap.dedent(
 TIMINGS: dict[str, float] = {}
 
 
-def pixel(point, view):
-    """Page-relative offset inside the map canvas of a plane point."""
-    x0, y0, x1, y1 = plot_box(W, H)
+def pixel(point, view, size=(W, H)):
+    """Offset inside a map canvas of ``size`` CSS pixels of a plane point."""
+    x0, y0, x1, y1 = plot_box(*size)
     u = x0 + (point[0] - view[0]) / (view[1] - view[0]) * (x1 - x0)
     v = y1 - (point[1] - view[2]) / (view[3] - view[2]) * (y1 - y0)
     return u, v
