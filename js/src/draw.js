@@ -116,6 +116,7 @@ export function drawMap(ctx, state, cache) {
   drawPaths(ctx, state.paths, state.points, tf);
   drawPoints(ctx, state.points, tf, state.dragging);
   ctx.restore();
+  drawLabels(ctx, state.points, tf, box);
 
   ctx.lineWidth = 1;
   ctx.strokeStyle = "#222";
@@ -211,9 +212,6 @@ function drawPaths(ctx, paths, points, tf) {
 }
 
 function drawPoints(ctx, points, tf, dragging) {
-  ctx.font = FONT;
-  ctx.textAlign = "left";
-  ctx.textBaseline = "bottom";
   for (const p of points) {
     const st = ROLE_STYLE[p.role] || ROLE_STYLE.anchor;
     const x = tf.px(p.x);
@@ -232,12 +230,33 @@ function drawPoints(ctx, points, tf, dragging) {
       ctx.strokeStyle = "#000";
       ctx.stroke();
     }
+  }
+}
+
+/**
+ * Labels of the points inside the box, drawn unclipped so a label near the
+ * edge stays whole; a label that would land on an earlier one moves below it.
+ */
+function drawLabels(ctx, points, tf, box) {
+  ctx.font = FONT;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.lineJoin = "round";
+  const placed = [];
+  for (const p of points) {
+    const x = tf.px(p.x);
+    const y = tf.py(p.y);
+    if (x < box.x0 || x > box.x1 || y < box.y0 || y > box.y1) continue;
+    const r = (ROLE_STYLE[p.role] || ROLE_STYLE.anchor).r;
     const label = p.label ?? p.name;
+    let ly = y - 3;
+    while (placed.some(([px, py]) => Math.abs(px - x) < 40 && Math.abs(py - ly) < 13)) ly += 14;
+    placed.push([x, ly]);
     ctx.lineWidth = 3;
     ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
-    ctx.strokeText(label, x + r + 3, y - 3);
+    ctx.strokeText(label, x + r + 3, ly);
     ctx.fillStyle = "#000";
-    ctx.fillText(label, x + r + 3, y - 3);
+    ctx.fillText(label, x + r + 3, ly);
   }
 }
 

@@ -176,7 +176,8 @@ function render({ model, el }) {
 
   const drawPanel = (dpr) => {
     const pred = model.get("predictions") || {};
-    if (!pred.kind) {
+    if (!pred.kind || !pred.values) {
+      // no probe yet, or no data a person can see: no panel
       panel.style.display = "none";
       return;
     }
