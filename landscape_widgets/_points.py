@@ -15,8 +15,9 @@ import numpy as np
 ROLES = ("anchor", "probe", "path")
 PATH_KINDS = ("segment", "polyline", "bezier")
 # Colours per role, the same in the 2D map and the 3D surface.
-ROLE_COLORS = {"anchor": "#ffffff", "probe": "#ff7f0e", "path": "#d62ad6"}
-PATH_COLORS = ("#d62ad6", "#17becf", "#e6ab02", "#7f7f7f")
+# (not magenta: that is the colour of masked NaN/inf cells)
+ROLE_COLORS = {"anchor": "#ffffff", "probe": "#ff8c00", "path": "#e6194b"}
+PATH_COLORS = ("#e6194b", "#17becf", "#e6ab02", "#7f7f7f")
 
 
 def check_points(points: Any) -> list[dict]:

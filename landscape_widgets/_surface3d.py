@@ -9,6 +9,10 @@ normalisation and colour tables as the 2D map (``_render``). ``z`` is up.
 Updates happen in place: :meth:`SurfaceWidget.show` gives the same
 BufferGeometry's BufferAttributes new arrays, so the front-end keeps its Mesh
 and Scene and only re-uploads buffers.
+
+Point markers sit at the grid's bilinear height; overlay and path lines are
+split where they cross the mesh's triangle edges and take the triangles' own
+heights, so they lie on the drawn terrain (lifted by LINE_LIFT).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 import pythreejs as p3
 import traitlets
 
+from ._points import ROLE_COLORS
 from ._render import (
     colorize,
     colormap_names,
@@ -40,7 +45,7 @@ HEIGHT = 1.0
 HALF_SPAN = 1.0
 #: The shorter side is at least this fraction of the longer one.
 MIN_ASPECT = 0.25
-#: Radius of a point marker; its centre sits this much above the surface.
+#: Radius of a point marker; its centre sits POINT_LIFT above the (bilinear) surface.
 POINT_RADIUS = 0.045
 POINT_LIFT = POINT_RADIUS
 #: Overlays and paths float this far above the surface (against z-fighting).
@@ -48,11 +53,10 @@ LINE_LIFT = 0.012
 #: Densified lines have no piece longer than this many grid cells.
 MAX_STEP_CELLS = 0.5
 #: Samples of a Bezier path.
-BEZIER_SAMPLES = 64
+BEZIER_SAMPLES = 65  # t = k / 64
 
 ROLES = ("anchor", "probe", "path")
 # Not magenta for paths: that is the masked (NaN/inf) colour of the colour tables.
-ROLE_COLORS = {"anchor": "#ffffff", "probe": "#ff8c00", "path": "#e6194b"}
 PATH_KINDS = ("segment", "polyline", "bezier")
 _POINT_KEYS = ("name", "x", "y", "role", "label")
 _PATH_KEYS = ("name", "kind", "points", "color")
@@ -87,20 +91,47 @@ def bilinear(grid: np.ndarray, fx: Any, fy: Any) -> np.ndarray:
     )
 
 
-def densify(xy: np.ndarray, step: tuple[float, float], max_cells: float = MAX_STEP_CELLS):
-    """Insert points along a polyline so no piece spans more than ``max_cells`` grid cells.
+def mesh_height(grid: np.ndarray, fx: Any, fy: Any) -> np.ndarray:
+    """Height of the drawn mesh at fractional indices: linear on its triangles.
 
-    ``step`` is the grid spacing ``(dx, dy)``; the original vertices are kept.
+    Each cell ``(i, j)`` is split along its diagonal from ``(i, j)`` to
+    ``(i + 1, j + 1)``, as :func:`_triangles` does. Indices are clamped.
     """
-    xy = np.asarray(xy, dtype=np.float64)
-    if len(xy) < 2:
-        return xy.copy()
-    d = np.abs(np.diff(xy, axis=0)) / np.asarray(step, dtype=np.float64)
-    pieces = np.maximum(1, np.ceil(d.max(axis=1) / max_cells - 1e-9)).astype(np.intp)
-    out = [xy[:1]]
-    for a, b, n in zip(xy[:-1], xy[1:], pieces, strict=True):
-        t = (np.arange(1, n + 1) / n)[:, None]
-        out.append(a + t * (b - a))
+    ny, nx = grid.shape
+    fx = np.clip(np.asarray(fx, dtype=np.float64), 0.0, nx - 1)
+    fy = np.clip(np.asarray(fy, dtype=np.float64), 0.0, ny - 1)
+    j = np.minimum(np.floor(fx).astype(np.intp), nx - 2)
+    i = np.minimum(np.floor(fy).astype(np.intp), ny - 2)
+    tx, ty = fx - j, fy - i
+    h00, h01, h10, h11 = grid[i, j], grid[i, j + 1], grid[i + 1, j], grid[i + 1, j + 1]
+    lower = h00 + tx * (h01 - h00) + ty * (h11 - h01)  # tx >= ty
+    upper = h00 + ty * (h10 - h00) + tx * (h11 - h10)  # ty > tx
+    return np.where(tx >= ty, lower, upper)
+
+
+def densify(fxy: np.ndarray, max_cells: float = MAX_STEP_CELLS) -> np.ndarray:
+    """Split a polyline in grid-index coordinates so it can lie on the mesh.
+
+    Inserts the points where each segment crosses a grid line or a cell
+    diagonal (so every piece lies inside one flat triangle), and more so no
+    piece is longer than ``max_cells`` cells along x or y. Keeps the vertices.
+    """
+    fxy = np.asarray(fxy, dtype=np.float64)
+    if len(fxy) < 2:
+        return fxy.copy()
+    out = [fxy[:1]]
+    for a, b in zip(fxy[:-1], fxy[1:], strict=True):
+        d = b - a
+        n = max(1, math.ceil(np.abs(d).max() / max_cells - 1e-9))
+        ts = [np.arange(1, n + 1) / n]
+        for u0, du in ((a[0], d[0]), (a[1], d[1]), (a[0] - a[1], d[0] - d[1])):
+            if abs(du) > 1e-12:
+                lo, hi = sorted((u0, u0 + du))
+                k = np.arange(math.floor(lo) + 1, math.ceil(hi))
+                ts.append((k - u0) / du)
+        t = np.unique(np.concatenate(ts))
+        t = t[(t > 1e-9) & (t <= 1.0)]
+        out.append(a + t[:, None] * d)
     return np.concatenate(out)
 
 
@@ -615,16 +646,32 @@ class SurfaceWidget(ipywidgets.VBox):
         """
         if self._heights is None:
             raise ValueError("the widget has no surface yet")
+        return bilinear(self._heights, *self._indices(x, y))
+
+    def _indices(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Plane coordinates to fractional grid indices (column, row)."""
         fx = (np.asarray(x, dtype=np.float64) - self._x[0]) / (self._x[1] - self._x[0])
         fy = (np.asarray(y, dtype=np.float64) - self._y[0]) / (self._y[1] - self._y[0])
-        return bilinear(self._heights, fx, fy)
+        return fx, fy
+
+    def mesh_height_at(self, x: Any, y: Any) -> np.ndarray:
+        """Scene height of the drawn mesh (linear on its triangles) at plane points."""
+        if self._heights is None:
+            raise ValueError("the widget has no surface yet")
+        return mesh_height(self._heights, *self._indices(x, y))
 
     def _drape(self, xy: np.ndarray) -> np.ndarray:
-        """A plane polyline as scene points on the surface, densified and lifted."""
-        step = (self._x[1] - self._x[0], self._y[1] - self._y[0])
-        dense = densify(xy, step)
-        sx, sy = self.to_scene(dense[:, 0], dense[:, 1])
-        z = self.height_at(dense[:, 0], dense[:, 1]) + LINE_LIFT
+        """A plane polyline as scene points lying on the mesh, lifted by LINE_LIFT.
+
+        Split where it crosses the mesh's triangle edges, each piece lies in one
+        flat triangle, so the drawn line follows the drawn terrain exactly.
+        """
+        dense = densify(np.stack(self._indices(xy[:, 0], xy[:, 1]), axis=1))
+        x0, y0 = self._x[0], self._y[0]
+        px = x0 + dense[:, 0] * (self._x[1] - x0)
+        py = y0 + dense[:, 1] * (self._y[1] - y0)
+        sx, sy = self.to_scene(px, py)
+        z = mesh_height(self._heights, dense[:, 0], dense[:, 1]) + LINE_LIFT
         return np.stack([sx, sy, z], axis=1).astype(np.float32)
 
     # ------------------------------------------------------------------

@@ -232,6 +232,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         self._error_text = ""
         self.metric = metric
 
+        self.on_msg(self._on_page_message)
         is_landscape = source is not None and hasattr(source, "evaluate_points")
         if is_landscape:
             if predictions:
@@ -543,10 +544,22 @@ class LandscapeWidget(anywidget.AnyWidget):
         if self.landscape is None:
             return
         names = {p["name"] for p in moved}
+        self._moved_at = time.perf_counter()
         with self._dirty_lock:
             self._dirty_probes |= {p["name"] for p in moved if p["role"] == "probe"}
             self._dirty_paths |= {q["name"] for q in self.paths if names & set(q["points"])}
         self._point_jobs.submit(self._point_job)
+
+    def _on_page_message(self, _widget, content: dict, _buffers) -> None:
+        """A point moving under the mouse: ``{event: "move", seq, name, x, y}``."""
+        if not isinstance(content, dict) or content.get("event") != "move":
+            return
+        name, x, y = content.get("name"), content.get("x"), content.get("y")
+        if not any(p["name"] == name for p in self.points):
+            return
+        with self.hold_sync():
+            self.drag_seq = int(content.get("seq", self.drag_seq))
+            self.move_point(name, x, y)
 
     @traitlets.observe("paths")
     def _paths_changed(self, change: dict) -> None:
@@ -627,7 +640,7 @@ class LandscapeWidget(anywidget.AnyWidget):
                 self.status = "done"
 
     def _point_job(self, cancel: threading.Event) -> None:
-        seq = self.drag_seq
+        seq, moved_at = self.drag_seq, getattr(self, "_moved_at", time.perf_counter())
         with self._dirty_lock:
             probes, paths = self._dirty_probes, self._dirty_paths
             self._dirty_probes, self._dirty_paths = set(), set()
@@ -657,7 +670,14 @@ class LandscapeWidget(anywidget.AnyWidget):
                 self.probe_results = {n: r for n, r in results.items() if n in where}
             if panel is not None:
                 self.predictions = panel
-            self.answered = {"seq": seq, "probes": probes, "paths": sorted(paths)}
+            # kernel_ms: from the move reaching the kernel to the answer being sent
+            kernel_ms = 1000 * (time.perf_counter() - moved_at)
+            self.answered = {
+                "seq": seq,
+                "probes": probes,
+                "paths": sorted(paths),
+                "kernel_ms": round(kernel_ms, 2),
+            }
 
     def _profile(self, path: dict, where: Mapping[str, tuple[float, float]]):
         from ._results import Profile

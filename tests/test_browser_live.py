@@ -173,6 +173,9 @@ def test_live_map_in_the_browser(lab_page, lab_server, artifacts):
     assert state["probe_loss"] == pytest.approx(state["probe_loss_direct"], rel=1e-5)
     assert state["end"] == pytest.approx(end_target, abs=2 * step)
     assert state["profile_end"] == pytest.approx(state["end_loss_direct"], rel=1e-5)
+    kernel_ms = [float(v) for v in (root.get_attribute("data-kernel-ms") or "").split(",") if v]
+    TIMINGS["kernel share of an answer, median (ms)"] = float(np.median(kernel_ms))
+    TIMINGS["drag answers"] = len(probe_ms) + len(path_ms)
     TIMINGS["probe drag answered, median (ms)"] = float(np.median(probe_ms))
     TIMINGS["probe drag answered, max (ms)"] = float(np.max(probe_ms))
     TIMINGS["path drag answered, median (ms)"] = float(np.median(path_ms))

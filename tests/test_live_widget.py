@@ -330,3 +330,20 @@ def test_wait_times_out_while_work_runs(toy):
     gate.set()
     w.wait(30)
     w.close()
+
+
+def test_move_messages_from_the_page_move_points_and_are_answered(toy):
+    net, X, y, ls, plane = toy
+    w = LandscapeWidget(ls, plane, resolution=9).wait(60)
+    # what the page sends while a probe is dragged (a custom message per frame)
+    w._handle_custom_msg({"event": "move", "seq": 41, "name": "probe", "x": 0.2, "y": -0.3}, [])
+    w.wait(30)
+    assert w.point("probe") == (0.2, -0.3)
+    assert w.answered["seq"] == 41 and w.answered["kernel_ms"] >= 0
+    loss = reference_loss(net, plane.point(0.2, -0.3), X, y)[0]
+    assert w.probe_results["probe"]["loss"] == pytest.approx(loss, rel=1e-5)
+    # unknown points and other messages are ignored
+    w._handle_custom_msg({"event": "move", "seq": 42, "name": "nobody", "x": 0, "y": 0}, [])
+    w._handle_custom_msg({"event": "zoom"}, [])
+    assert w.drag_seq == 41
+    w.close()

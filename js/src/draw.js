@@ -19,8 +19,8 @@ export const FONT = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
 const TITLE_FONT = "bold 13px system-ui, -apple-system, 'Segoe UI', sans-serif";
 export const ROLE_STYLE = {
   anchor: { fill: "#ffffff", stroke: "#000000", r: 5 },
-  probe: { fill: "#ff7f0e", stroke: "#ffffff", r: 6 },
-  path: { fill: "#d62ad6", stroke: "#ffffff", r: 5 },
+  probe: { fill: "#ff8c00", stroke: "#ffffff", r: 6 },
+  path: { fill: "#e6194b", stroke: "#ffffff", r: 5 },
 };
 
 /** Extent of the grid's cells in plane coordinates: [xa, xb, ya, yb]. */
@@ -207,7 +207,7 @@ function drawPaths(ctx, paths, points, tf) {
     }
     ctx.beginPath();
     poly.forEach(([x, y], k) => (k ? ctx.lineTo(tf.px(x), tf.py(y)) : ctx.moveTo(tf.px(x), tf.py(y))));
-    strokeWithHalo(ctx, path.color || "#d62ad6", 2.2);
+    strokeWithHalo(ctx, path.color || "#e6194b", 2.2);
   }
 }
 
@@ -343,7 +343,7 @@ function drawMaskedLegend(ctx, box, count) {
 function drawLegend(ctx, box, state) {
   const entries = [
     ...state.overlays.map((o) => [o.label || o.name, o.color || "#222"]),
-    ...state.paths.map((p) => [p.name, p.color || "#d62ad6"]),
+    ...state.paths.map((p) => [p.name, p.color || "#e6194b"]),
   ];
   if (!entries.length) return;
   ctx.font = FONT;

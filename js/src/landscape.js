@@ -230,10 +230,26 @@ function render({ model, el }) {
     return [ev.clientX - r.left, ev.clientY - r.top];
   };
 
+  // During a drag each move goes as a custom message: trait syncs wait for
+  // the kernel's reply to the previous one (ipywidgets allows one in flight),
+  // which would double the time a drag takes to be answered. The final
+  // position is synced as state when the drag ends.
+  let seqCounter = 0;
+  const sendMove = () => {
+    sendFrame = 0;
+    if (!localPoints || !gesture || gesture.kind !== "point") return;
+    const seq = Math.max(seqCounter, model.get("drag_seq") || 0) + 1;
+    seqCounter = seq;
+    sentAt.set(seq, performance.now());
+    if (sentAt.size > 500) sentAt.delete(sentAt.keys().next().value);
+    const p = localPoints.find((q) => q.name === gesture.name);
+    model.send({ event: "move", seq, name: p.name, x: p.x, y: p.y });
+  };
   const sendPoints = () => {
     sendFrame = 0;
     if (!localPoints) return;
-    const seq = (model.get("drag_seq") || 0) + 1;
+    const seq = Math.max(seqCounter, model.get("drag_seq") || 0) + 1;
+    seqCounter = seq;
     sentAt.set(seq, performance.now());
     if (sentAt.size > 500) sentAt.delete(sentAt.keys().next().value);
     model.set("points", localPoints.map((p) => ({ ...p })));
@@ -281,7 +297,7 @@ function render({ model, el }) {
       const y = tf.fy(v);
       localPoints = localPoints.map((p) => (p.name === gesture.name ? { ...p, x, y } : p));
       info.textContent = `${gesture.name}: x = ${x.toPrecision(3)}, y = ${y.toPrecision(3)}`;
-      if (!sendFrame) sendFrame = requestAnimationFrame(sendPoints);
+      if (!sendFrame) sendFrame = requestAnimationFrame(sendMove);
     } else {
       const box = plotBox(state.width, state.height);
       const tf0 = transform(box, gesture.view);
@@ -334,9 +350,14 @@ function render({ model, el }) {
     }
   };
 
+  const kernelMs = [];
   const onAnswered = () => {
-    const seq = (model.get("answered") || {}).seq;
+    const answer = model.get("answered") || {};
+    const seq = answer.seq;
     if (sentAt.has(seq)) {
+      kernelMs.push(answer.kernel_ms);
+      if (kernelMs.length > 200) kernelMs.shift();
+      root.dataset.kernelMs = kernelMs.join(",");
       pendingAnswer = sentAt.get(seq);
       sentAt.delete(seq);
       schedule();
