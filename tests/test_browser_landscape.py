@@ -30,7 +30,7 @@ SETUP = textwrap.dedent(
     loss = 0.1 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy
     loss[{NAN_CELL[0]}, {NAN_CELL[1]}] = np.nan
     w = LandscapeWidget(Surface(x, y, loss, anchors={{"w1": (0.0, 0.0)}}),
-                        title="browser test", width={WIDTH}, height={HEIGHT})
+                        title="browser test", width={WIDTH}, height={HEIGHT}, contours=0)
     w
     """
 )

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +117,13 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     torch.set_num_threads(1)  # tiny tensors: extra threads only spin on a busy machine
     try:
         exec(compile(code, "README.md", "exec"), namespace)
+        w = namespace["w"].wait(120)
+        direct = namespace["landscape"].evaluate(
+            namespace["plane"], resolution=64, bounds=(-1, 1, -1, 1)
+        )
     finally:
         torch.set_num_threads(threads)
-    assert namespace["surf"].loss.shape == (61, 61)
-    assert (tmp_path / "landscape.png").stat().st_size > 1000
+    np.testing.assert_allclose(w.grid, direct.loss, rtol=1e-5)
+    assert set(w.profiles) == {"slice"}
+    assert w.save_png(tmp_path / "landscape.png").stat().st_size > 1000
+    w.close()
