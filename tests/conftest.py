@@ -251,6 +251,15 @@ class LabPage:
         cell.locator(".jp-InputArea-editor").click()
         self.page.keyboard.press("Shift+Enter")
 
+    def wait_for_cell(self, index: int, timeout: float = 120) -> None:
+        """Wait until code cell ``index`` shows an execution count (it has run)."""
+        self.page.wait_for_function(
+            "(k) => /\\[\\d+\\]/.test(document.querySelectorAll("
+            "'.jp-Notebook .jp-Cell .jp-InputPrompt')[k]?.textContent || '')",
+            arg=index,
+            timeout=timeout * 1000,
+        )
+
     def assert_no_console_errors(self) -> None:
         assert not self.console_errors, "browser console errors:\n" + "\n".join(self.console_errors)
 

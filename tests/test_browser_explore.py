@@ -48,10 +48,7 @@ def test_explore_links_map_surface_and_profile(lab_page, lab_server, artifacts):
     page = lab_page.page
     lab_page.open_notebook("explore.ipynb")
     lab_page.run_cell(0)
-    page.wait_for_function(
-        "() => document.querySelector('.jp-Cell .jp-InputPrompt')?.textContent.includes('[1]')",
-        timeout=120_000,
-    )
+    lab_page.wait_for_cell(0)
     lab_page.run_cell(1)
     root = page.locator(".lw-landscape").first
     page.wait_for_selector(".lw-landscape[data-done-at]", timeout=60_000)

@@ -118,10 +118,7 @@ def test_live_map_in_the_browser(lab_page, lab_server, artifacts):
     page = lab_page.page
     lab_page.open_notebook("live.ipynb")
     lab_page.run_cell(0)
-    page.wait_for_function(
-        "() => document.querySelector('.jp-Cell .jp-InputPrompt')?.textContent.includes('[1]')",
-        timeout=120_000,
-    )
+    lab_page.wait_for_cell(0)
 
     # ---- first picture and the complete grid, timed from the key press
     t0 = page.evaluate("performance.now()")

@@ -235,23 +235,24 @@ function render({ model, el }) {
   // which would double the time a drag takes to be answered. The final
   // position is synced as state when the drag ends.
   let seqCounter = 0;
+  /** The next drag number, remembered with the time it leaves the page. */
+  const nextSeq = () => {
+    seqCounter = Math.max(seqCounter, model.get("drag_seq") || 0) + 1;
+    sentAt.set(seqCounter, performance.now());
+    if (sentAt.size > 500) sentAt.delete(sentAt.keys().next().value);
+    return seqCounter;
+  };
   const sendMove = () => {
     sendFrame = 0;
     if (!localPoints || !gesture || gesture.kind !== "point") return;
-    const seq = Math.max(seqCounter, model.get("drag_seq") || 0) + 1;
-    seqCounter = seq;
-    sentAt.set(seq, performance.now());
-    if (sentAt.size > 500) sentAt.delete(sentAt.keys().next().value);
+    const seq = nextSeq();
     const p = localPoints.find((q) => q.name === gesture.name);
     model.send({ event: "move", seq, name: p.name, x: p.x, y: p.y });
   };
   const sendPoints = () => {
     sendFrame = 0;
     if (!localPoints) return;
-    const seq = Math.max(seqCounter, model.get("drag_seq") || 0) + 1;
-    seqCounter = seq;
-    sentAt.set(seq, performance.now());
-    if (sentAt.size > 500) sentAt.delete(sentAt.keys().next().value);
+    const seq = nextSeq();
     model.set("points", localPoints.map((p) => ({ ...p })));
     model.set("drag_seq", seq);
     model.save_changes();
@@ -389,24 +390,22 @@ function render({ model, el }) {
     gridVersion++;
     schedule();
   };
-  model.on("change:loss", onGrid);
-  model.on("change:shape", onGrid);
-  for (const name of REDRAW_ON) model.on(`change:${name}`, schedule);
-  model.on("change:predictions", schedule);
-  model.on("change:probe_results", schedule);
-  model.on("change:answered", onAnswered);
+  const listeners = [
+    ["change:loss", onGrid],
+    ["change:shape", onGrid],
+    ...REDRAW_ON.map((name) => [`change:${name}`, schedule]),
+    ["change:predictions", schedule],
+    ["change:probe_results", schedule],
+    ["change:answered", onAnswered],
+  ];
+  for (const [event, fn] of listeners) model.on(event, fn);
   redraw();
 
   return () => {
     if (frame) cancelAnimationFrame(frame);
     if (sendFrame) cancelAnimationFrame(sendFrame);
     clearTimeout(wheelTimer);
-    model.off("change:loss", onGrid);
-    model.off("change:shape", onGrid);
-    for (const name of REDRAW_ON) model.off(`change:${name}`, schedule);
-    model.off("change:predictions", schedule);
-    model.off("change:probe_results", schedule);
-    model.off("change:answered", onAnswered);
+    for (const [event, fn] of listeners) model.off(event, fn);
   };
 }
 
