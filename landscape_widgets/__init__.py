@@ -1,6 +1,8 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
 from . import datasets, models
+from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
+from ._curves import BezierCurve, PolyChain
 from ._explore import Explorer, explore
 from ._export import export_html
 from ._landscape import STRATEGIES, Landscape, StrategyUnavailable
@@ -13,6 +15,11 @@ from ._weights import ParamLayout, as_vector, weights_of
 from ._widget import LandscapeWidget
 
 __all__ = [
+    "BezierCurve",
+    "CurveTrainer",
+    "PolyChain",
+    "curve_profile",
+    "segment_profile",
     "STRATEGIES",
     "Explorer",
     "Landscape",

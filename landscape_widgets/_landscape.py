@@ -202,6 +202,7 @@ class Landscape:
         self.bn = bn
         self.seed = seed
         X, y = _materialize(data, subset, seed)
+        self.data = data  # all of it, for training that should not see only the subset
         self.subset = len(X)
         self.X = X.to(self.device, dtype if X.is_floating_point() else None)
         self.y = y.to(self.device, dtype if y.is_floating_point() else None)

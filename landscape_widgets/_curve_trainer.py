@@ -1,0 +1,252 @@
+"""Training a curve between two networks: minimise E_{t~U[0,1]} L(phi(t)).
+
+One t is drawn per mini-batch (Garipov et al. 2018, sec. 3.2): the weights
+``phi(t)`` are formed from the curve's points and the network runs on them
+through ``torch.func.functional_call``, so the gradient of the batch loss
+flows to the control points and to nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from ._curves import BezierCurve, PolyChain, curve_from_state
+from ._landscape import _materialize
+from ._results import Profile
+
+_OPTIMIZERS = ("sgd", "adam")
+
+
+class CurveTrainer:
+    """Trains the control points of a curve on a landscape's model and loss.
+
+    Parameters
+    ----------
+    landscape : Landscape
+        Gives the network, the loss and (unless ``data`` is given) the
+        training data: all of the data the landscape was made from, not only
+        its evaluation subset.
+    curve : BezierCurve or PolyChain
+    optimizer : "sgd" (with momentum 0.9) or "adam"
+    lr : float
+        Default 0.05 for SGD, 0.01 for Adam.
+    epochs : int
+        Passes over the data that :meth:`fit` makes (default 20).
+    batch_size : int
+    weight_decay : float
+    seed : int
+        Seeds the batch order and the t drawn per batch.
+    data : (X, y), Dataset or DataLoader, optional
+        Training data instead of the landscape's.
+    record_every : int
+        Keep the control points every this many steps in ``history``.
+
+    Examples
+    --------
+    >>> trainer = CurveTrainer(landscape, BezierCurve(net1, net2), epochs=30)  # doctest: +SKIP
+    >>> trainer.fit()  # doctest: +SKIP
+    >>> trainer.profile().barrier()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        landscape,
+        curve: BezierCurve | PolyChain,
+        optimizer: str = "sgd",
+        lr: float | None = None,
+        epochs: int = 20,
+        batch_size: int = 128,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        data=None,
+        record_every: int = 10,
+    ):
+        if not isinstance(curve, (BezierCurve, PolyChain)):
+            raise TypeError(f"curve must be a BezierCurve or PolyChain, not {type(curve).__name__}")
+        if curve.numel != landscape.layout.numel:
+            raise ValueError(
+                f"the curve has {curve.numel} weights, the model {landscape.layout.numel}"
+            )
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, not {optimizer!r}")
+        for name, value in (
+            ("epochs", epochs),
+            ("batch_size", batch_size),
+            ("record_every", record_every),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, not {value!r}")
+        self.landscape = landscape
+        self.curve = curve.to(landscape.device)
+        self.epochs, self.batch_size, self.record_every = epochs, batch_size, record_every
+        X, y = _materialize(landscape.data if data is None else data, None, seed)
+        self.X = X.to(landscape.device, landscape.dtype)
+        self.y = y.to(landscape.device, landscape.dtype if y.is_floating_point() else None)
+        # a private network: training-mode BatchNorm must not touch the landscape's statistics
+        self.net = copy.deepcopy(landscape.net).train()
+        lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)
+        params = [self.curve.control]
+        if optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+        else:
+            self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.step_count = 0
+        self.epoch = 0  # completed epochs
+        self._order: torch.Tensor | None = None
+        self._pos = 0
+        self.history: dict[str, list] = {
+            "step": [],
+            "t": [],
+            "loss": [],
+            "control_step": [],
+            "control": [],
+        }
+        self._record_control()
+
+    # ------------------------------------------------------------ training
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._order is None or self._pos >= len(self.X):
+            if self._order is not None:
+                self.epoch += 1
+            self._order = torch.randperm(len(self.X), generator=self.generator)
+            self._pos = 0
+        idx = self._order[self._pos : self._pos + self.batch_size].to(self.X.device)
+        self._pos += self.batch_size
+        return self.X[idx], self.y[idx]
+
+    def step(self) -> float:
+        """One mini-batch at one t ~ U[0, 1]; returns its loss."""
+        Xb, yb = self._batch()
+        t = float(torch.rand((), generator=self.generator))
+        w = self.curve.at(t)
+        params = self.landscape.layout.split(w)
+        out = functional_call(self.net, params, (Xb,))
+        loss = self.landscape.loss_fn(out, yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step_count += 1
+        value = loss.detach().item()
+        self.history["step"].append(self.step_count)
+        self.history["t"].append(t)
+        self.history["loss"].append(value)
+        if self.step_count % self.record_every == 0:
+            self._record_control()
+        return value
+
+    def fit(self, epochs: int | None = None, progress: bool = True) -> CurveTrainer:
+        """Train for ``epochs`` more epochs (default: the trainer's ``epochs``).
+
+        Interrupting (Ctrl-C, the stop button) keeps everything done so far;
+        calling ``fit`` again goes on from there.
+        """
+        epochs = self.epochs if epochs is None else epochs
+        steps = epochs * math.ceil(len(self.X) / self.batch_size)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=steps, desc="curve", unit="step", leave=False)
+        try:
+            for _ in range(steps):
+                loss = self.step()
+                if bar is not None:
+                    bar.update(1)
+                    if self.step_count % 10 == 0:
+                        bar.set_postfix(loss=f"{loss:.4f}")
+        except KeyboardInterrupt:
+            pass  # the state is consistent after every step
+        finally:
+            if bar is not None:
+                bar.close()
+        return self
+
+    def _record_control(self) -> None:
+        self.history["control_step"].append(self.step_count)
+        self.history["control"].append(self.curve.control.detach().cpu().clone())
+
+    # ------------------------------------------------------------ measuring
+    def profile(self, n: int = 21) -> Profile:
+        """Loss and metrics along the curve at n evenly spaced t, on the landscape's data.
+
+        BatchNorm statistics follow the landscape's ``bn`` policy; the
+        profile's provenance says which one ran.
+        """
+        prof = curve_profile(self.landscape, self.curve, n)
+        prof.provenance["steps"] = self.step_count
+        return prof
+
+    # ------------------------------------------------------------ saving
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "curve": self.curve.state(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "step_count": self.step_count,
+            "epoch": self.epoch,
+            "order": self._order,
+            "pos": self._pos,
+            "history": copy.deepcopy(self.history),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = curve_from_state(state["curve"])
+        if type(saved) is not type(self.curve) or saved.control.shape != self.curve.control.shape:
+            raise ValueError("the saved curve does not match this trainer's curve")
+        with torch.no_grad():
+            self.curve.control.copy_(saved.control)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step_count, self.epoch = state["step_count"], state["epoch"]
+        self._order, self._pos = state["order"], state["pos"]
+        self.history = copy.deepcopy(state["history"])
+
+    def save(self, path) -> Path:
+        """Save the training state (curve, optimizer, RNG, history) to ``path``."""
+        path = Path(path)
+        torch.save(self.state_dict(), path)
+        return path
+
+    def load(self, path) -> CurveTrainer:
+        """Load a state saved with :meth:`save` into this trainer."""
+        self.load_state_dict(torch.load(Path(path), weights_only=False))
+        return self
+
+
+def curve_profile(landscape, curve: BezierCurve | PolyChain, n: int = 21) -> Profile:
+    """Loss and metrics at n evenly spaced t along a curve (its length in provenance)."""
+    t = np.linspace(0.0, 1.0, n)
+    values: dict[str, list] = {m: [] for m in landscape.metrics}
+    with torch.no_grad():
+        ws = curve.at(torch.as_tensor(t, dtype=curve.w1.dtype))
+    for w in ws:
+        for m, v in landscape.metrics_at(w).items():
+            values[m].append(v)
+    return Profile(
+        t=t,
+        loss=np.array(values["loss"]),
+        metrics={m: np.array(v) for m, v in values.items() if m != "loss"},
+        anchors={"w1": 0.0, "w2": 1.0},
+        provenance={
+            "kind": curve.kind,
+            "bn": landscape.bn if landscape.has_bn else "none",
+            "length": curve.length(),
+        },
+    )
+
+
+def segment_profile(landscape, w1, w2, n: int = 21) -> Profile:
+    """The same along the straight segment from w1 to w2 (a curve left at its start)."""
+    model = landscape.net if not isinstance(w1, nn.Module) else None
+    prof = curve_profile(landscape, PolyChain(w1, w2, bends=1, model=model), n)
+    prof.provenance["kind"] = "segment"
+    return prof

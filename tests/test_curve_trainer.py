@@ -1,0 +1,108 @@
+"""Curve training on two independently trained networks: the curve finds a
+low-loss path where the straight segment crosses a ridge."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscape_widgets import Landscape, datasets, models, train
+from landscape_widgets._curve_trainer import CurveTrainer, segment_profile
+from landscape_widgets._curves import BezierCurve, PolyChain
+from landscape_widgets._weights import weights_of
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def two_nets():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: extra threads only spin
+    X, y = datasets.spirals(500, seed=0)
+    nets = []
+    try:
+        for s in range(2):
+            torch.manual_seed(s)
+            net = models.small_mlp(hidden=(32, 32))
+            train(net, (X, y), epochs=100, optimizer="adam", lr=1e-2, seed=s, progress=False)
+            nets.append(net)
+    finally:
+        torch.set_num_threads(threads)
+    return X, y, nets
+
+
+def test_training_finds_a_tunnel_and_moves_only_the_control_points(two_nets):
+    X, y, nets = two_nets
+    before = [weights_of(n).clone() for n in nets]
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    straight = segment_profile(ls, nets[0], nets[1], n=21)
+    assert straight.barrier() > 0.3  # two separate basins
+    for curve in (BezierCurve(nets[0], nets[1]), PolyChain(nets[0], nets[1], bends=1)):
+        trainer = CurveTrainer(ls, curve, optimizer="adam", lr=1e-2, epochs=100, seed=0)
+        trainer.fit(progress=False)
+        prof = trainer.profile(n=21)
+        assert prof.barrier() < 0.2 * straight.barrier(), curve.kind
+        # the ends stay the trained networks, and the networks are untouched
+        torch.testing.assert_close(curve.at(0.0), before[0])
+        torch.testing.assert_close(curve.at(1.0), before[1])
+        # the profile's ends are the networks' own losses
+        assert prof.loss[0] == pytest.approx(ls.metrics_at(nets[0])["loss"], rel=1e-5)
+        assert prof.provenance["bn"] == "none" and prof.provenance["steps"] == 400
+        assert np.mean(trainer.history["loss"][-40:]) < np.mean(trainer.history["loss"][:40])
+    for n, w in zip(nets, before, strict=True):
+        torch.testing.assert_close(weights_of(n), w)
+
+
+def test_interrupted_training_resumes_exactly(two_nets, tmp_path):
+    X, y, nets = two_nets
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+
+    def trainer():
+        return CurveTrainer(ls, BezierCurve(nets[0], nets[1]), epochs=1, seed=3, record_every=5)
+
+    straight = trainer()
+    for _ in range(12):
+        straight.step()
+    resumed = trainer()
+    for _ in range(7):
+        resumed.step()
+    resumed.save(tmp_path / "curve.pt")
+    again = trainer().load(tmp_path / "curve.pt")
+    for _ in range(5):
+        again.step()
+    torch.testing.assert_close(again.curve.control, straight.curve.control)
+    assert again.history["t"] == straight.history["t"]
+    assert again.history["control_step"] == [0, 5, 10]
+
+
+def test_the_loss_of_a_step_is_the_networks_loss_at_phi_t(two_nets):
+    X, y, nets = two_nets
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    trainer = CurveTrainer(ls, BezierCurve(nets[0], nets[1]), batch_size=len(X), seed=1)
+    control = trainer.curve.control.detach().clone()
+    loss = trainer.step()
+    t = trainer.history["t"][0]
+    ref = copy.deepcopy(nets[0])
+    w = BezierCurve(nets[0], nets[1], init=control).at(t).detach()
+    nn.utils.vector_to_parameters(w, ref.parameters())
+    with torch.no_grad():
+        expected = float(nn.functional.cross_entropy(ref(X), y))
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_arguments(two_nets):
+    X, y, nets = two_nets
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    curve = BezierCurve(nets[0], nets[1])
+    with pytest.raises(TypeError, match="BezierCurve"):
+        CurveTrainer(ls, "curve")
+    with pytest.raises(ValueError, match="optimizer"):
+        CurveTrainer(ls, curve, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="batch_size"):
+        CurveTrainer(ls, curve, batch_size=0)
+    with pytest.raises(ValueError, match="weights"):
+        CurveTrainer(ls, BezierCurve(torch.zeros(3), torch.ones(3)))
