@@ -92,6 +92,7 @@ class CurveTrainer:
         self.y = y.to(landscape.device, landscape.dtype if y.is_floating_point() else None)
         # a private network: training-mode BatchNorm must not touch the landscape's statistics
         self.net = copy.deepcopy(landscape.net).train()
+        self._slots = None if landscape.shared_weights else _parameter_slots(self.net)
         lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)
         params = [self.curve.control]
         if optimizer == "sgd":
@@ -129,7 +130,14 @@ class CurveTrainer:
         t = float(torch.rand((), generator=self.generator))
         w = self.curve.at(t)
         params = self.landscape.layout.split(w)
-        out = functional_call(self.net, params, (Xb,))
+        if self._slots is None:
+            out = functional_call(self.net, params, (Xb,))
+        else:
+            # the views of phi(t) become the modules' weights (cheaper per
+            # step than functional_call's re-parametrisation)
+            for name, (module, attr) in self._slots.items():
+                setattr(module, attr, params[name])
+            out = self.net(Xb)
         loss = self.landscape.loss_fn(out, yb)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -220,6 +228,17 @@ class CurveTrainer:
         """Load a state saved with :meth:`save` into this trainer."""
         self.load_state_dict(torch.load(Path(path), weights_only=False))
         return self
+
+
+def _parameter_slots(net: nn.Module) -> dict[str, tuple[nn.Module, str]]:
+    """Turn every parameter of ``net`` into a plain attribute slot: {name: (module, attr)}."""
+    slots = {}
+    for name, _ in list(net.named_parameters()):
+        owner, _, attr = name.rpartition(".")
+        module = net.get_submodule(owner) if owner else net
+        del module._parameters[attr]
+        slots[name] = (module, attr)
+    return slots
 
 
 def curve_profile(landscape, curve: BezierCurve | PolyChain, n: int = 21) -> Profile:

@@ -83,6 +83,8 @@ class _Curve(nn.Module):
 
         Differentiable in the control points.
         """
+        if isinstance(t, float | int):
+            return self._at_number(float(t))
         tt = torch.as_tensor(t, dtype=self.w1.dtype, device=self.w1.device)
         scalar = tt.dim() == 0
         tt = tt.reshape(-1)
@@ -90,6 +92,21 @@ class _Curve(nn.Module):
             raise ValueError("t must lie in [0, 1]")
         out = self.coefficients(tt) @ self.points()
         return out[0] if scalar else out
+
+    def _at_number(self, t: float) -> torch.Tensor:
+        # One t per training step: no tensor for t, no concatenation of the
+        # points, only the coefficients that are not zero.
+        if not 0.0 <= t <= 1.0:
+            raise ValueError("t must lie in [0, 1]")
+        c = self._coefficients_of(t)
+        w = torch.add(self.w1 * c[0], self.w2, alpha=c[-1])
+        for k, ck in enumerate(c[1:-1]):
+            if ck != 0.0:
+                w = torch.add(w, self.control[k], alpha=ck)
+        return w
+
+    def _coefficients_of(self, t: float) -> list[float]:
+        return self.coefficients(torch.tensor([t], dtype=torch.float64))[0].tolist()
 
     def length(self, n: int = 201) -> float:
         """Length of the curve in weight space (a polyline through n points)."""
@@ -153,6 +170,10 @@ class BezierCurve(_Curve):
         t = t[:, None]
         return self._binom.to(t.dtype) * (1 - t) ** (self.degree - k) * t**k
 
+    def _coefficients_of(self, t: float) -> list[float]:
+        k = self.degree
+        return [math.comb(k, i) * (1 - t) ** (k - i) * t**i for i in range(k + 1)]
+
     def _extra_state(self) -> dict:
         return {"degree": self.degree}
 
@@ -185,6 +206,14 @@ class PolyChain(_Curve):
         out[rows, seg] = 1 - frac
         out[rows, seg + 1] += frac
         return out
+
+    def _coefficients_of(self, t: float) -> list[float]:
+        n = self.bends + 1
+        seg = min(int(t * n), n - 1)
+        frac = t * n - seg
+        c = [0.0] * (n + 1)
+        c[seg], c[seg + 1] = 1 - frac, frac
+        return c
 
     def _extra_state(self) -> dict:
         return {"bends": self.bends}

@@ -101,3 +101,15 @@ def test_bad_input(ends):
         BezierCurve(w1, w2).at(1.5)
     with pytest.raises(ValueError, match="finite"):
         BezierCurve(w1 * np.nan, w2)
+
+
+def test_one_number_and_many_agree(ends):
+    w1, w2 = ends
+    for curve in (
+        BezierCurve(w1, w2, degree=3, init=torch.randn(2, D)),
+        PolyChain(w1, w2, bends=3, init=torch.randn(3, D)),
+    ):
+        ts = [0.0, 0.2, 0.25, 0.5, 0.61, 0.75, 1.0]
+        many = curve.at(torch.tensor(ts))
+        for k, t in enumerate(ts):
+            torch.testing.assert_close(curve.at(t), many[k], rtol=1e-5, atol=1e-6)
