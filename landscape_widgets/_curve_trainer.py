@@ -186,12 +186,34 @@ class CurveTrainer:
     def profile(self, n: int = 21) -> Profile:
         """Loss and metrics along the curve at n evenly spaced t, on the landscape's data.
 
-        BatchNorm statistics follow the landscape's ``bn`` policy; the
-        profile's provenance says which one ran.
+        For a network with BatchNorm the statistics are recomputed at each t
+        on the training data (a point on a curve has none of its own), as
+        ``torch.optim.swa_utils.update_bn`` does; the provenance says so.
         """
-        prof = curve_profile(self.landscape, self.curve, n)
+        prof = curve_profile(self._evaluator(), self.curve, n)
         prof.provenance["steps"] = self.step_count
         return prof
+
+    def _evaluator(self):
+        """The landscape, or for BN networks a twin that recomputes BN statistics per point."""
+        ls = self.landscape
+        if not ls.has_bn or ls.bn == "recompute":
+            return ls
+        if getattr(self, "_bn_twin", None) is None:
+            from ._landscape import Landscape
+
+            self._bn_twin = Landscape(
+                ls.net,
+                ls.loss_fn,
+                (ls.X, ls.y),
+                subset=None,
+                metrics=ls.metrics,
+                bn="recompute",
+                bn_data=(self.X, self.y),
+                device=ls.device,
+                dtype=ls.dtype,
+            )
+        return self._bn_twin
 
     # ------------------------------------------------------------ saving
     def state_dict(self) -> dict[str, Any]:

@@ -106,3 +106,32 @@ def test_bad_arguments(two_nets):
         CurveTrainer(ls, curve, batch_size=0)
     with pytest.raises(ValueError, match="weights"):
         CurveTrainer(ls, BezierCurve(torch.zeros(3), torch.ones(3)))
+
+
+def test_bn_statistics_are_recomputed_along_the_curve(one_thread):
+    from torch.optim.swa_utils import update_bn
+
+    torch.manual_seed(0)
+    X, y = datasets.moons(256, seed=0)
+
+    def bn_net():
+        return nn.Sequential(nn.Linear(2, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+
+    a, b = bn_net(), bn_net()
+    for net, s in ((a, 0), (b, 1)):
+        train(net, (X, y), epochs=5, seed=s, progress=False)
+    ls = Landscape(a, nn.CrossEntropyLoss(), (X, y))  # bn="keep" for maps
+    trainer = CurveTrainer(ls, BezierCurve(a, b), epochs=2, seed=0)
+    trainer.fit(progress=False)
+    prof = trainer.profile(n=5)
+    assert prof.provenance["bn"] == "recompute"
+    # the reference: a fresh copy at phi(0.5), BN statistics by update_bn on the data
+    ref = copy.deepcopy(a)
+    nn.utils.vector_to_parameters(trainer.curve.at(0.5).detach(), ref.parameters())
+    update_bn(torch.utils.data.DataLoader(X, batch_size=len(X)), ref)
+    ref.eval()
+    with torch.no_grad():
+        expected = float(nn.functional.cross_entropy(ref(X), y))
+    assert prof.loss[2] == pytest.approx(expected, rel=1e-4)
+    # the landscape's own statistics were not touched by training
+    torch.testing.assert_close(ls.net[1].running_mean, a[1].running_mean)
