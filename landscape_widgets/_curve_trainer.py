@@ -183,37 +183,78 @@ class CurveTrainer:
         self.history["control"].append(self.curve.control.detach().cpu().clone())
 
     # ------------------------------------------------------------ measuring
-    def profile(self, n: int = 21) -> Profile:
-        """Loss and metrics along the curve at n evenly spaced t, on the landscape's data.
+    def profile(self, n: int = 21, data=None) -> Profile:
+        """Loss and metrics along the curve at n evenly spaced t.
+
+        On the landscape's evaluation data, or on ``data`` ((X, y), a
+        Dataset or a DataLoader: the test set, say).
 
         For a network with BatchNorm the statistics are recomputed at each t
         on the training data (a point on a curve has none of its own), as
         ``torch.optim.swa_utils.update_bn`` does; the provenance says so.
         """
-        prof = curve_profile(self._evaluator(), self.curve, n)
+        prof = curve_profile(self._evaluator(data), self.curve, n)
         prof.provenance["steps"] = self.step_count
         return prof
 
-    def _evaluator(self):
-        """The landscape, or for BN networks a twin that recomputes BN statistics per point."""
+    def ensemble_profile(self, n: int = 21, data=None) -> Profile:
+        """Accuracy and loss of the two-member ensemble {w1, phi(t)} against t.
+
+        Members' softmax outputs are averaged. At t = 1 this is the ensemble
+        of w1 with w2; along a trained curve, phi(t) for t in the middle is a
+        different network from w1 at low loss, so the ensemble can beat it
+        (Garipov et al. 2018, Figure 8). ``loss`` is the ensemble's negative
+        log-likelihood.
+        """
+        ls = self._evaluator(data)
+        if ls._targets is None:
+            raise ValueError("an ensemble profile needs class-label targets")
+        t = np.linspace(0.0, 1.0, n)
+        with torch.no_grad():
+            ws = self.curve.at(torch.as_tensor(t, dtype=self.curve.w1.dtype))
+            p1 = ls.predict(self.curve.w1, ls.X).double().softmax(-1)
+            targets = ls._targets.cpu()
+            acc, nll = [], []
+            for w in ws:
+                p = (p1 + ls.predict(w, ls.X).double().softmax(-1)) / 2
+                acc.append(float((p.argmax(-1) == targets).double().mean()))
+                picked = p.gather(1, targets[:, None]).clamp_min(1e-300)
+                nll.append(float(-picked.log().mean()))
+        return Profile(
+            t=t,
+            loss=np.array(nll),
+            metrics={"accuracy": np.array(acc)},
+            anchors={"w1": 0.0, "w2": 1.0},
+            provenance={
+                "kind": f"ensemble of w1 and {self.curve.kind}(t)",
+                "steps": self.step_count,
+                "bn": ls.bn if ls.has_bn else "none",
+            },
+        )
+
+    def _evaluator(self, data=None):
+        """The landscape, or a twin on other data and/or recomputing BN statistics per point."""
         ls = self.landscape
-        if not ls.has_bn or ls.bn == "recompute":
+        recompute = ls.has_bn and ls.bn != "recompute"
+        if data is None and not recompute:
             return ls
-        if getattr(self, "_bn_twin", None) is None:
+        key = (id(data), recompute)
+        twins = self.__dict__.setdefault("_twins", {})
+        if key not in twins:
             from ._landscape import Landscape
 
-            self._bn_twin = Landscape(
+            twins[key] = Landscape(
                 ls.net,
                 ls.loss_fn,
-                (ls.X, ls.y),
+                (ls.X, ls.y) if data is None else data,
                 subset=None,
                 metrics=ls.metrics,
-                bn="recompute",
+                bn="recompute" if ls.has_bn else "keep",
                 bn_data=(self.X, self.y),
                 device=ls.device,
                 dtype=ls.dtype,
             )
-        return self._bn_twin
+        return twins[key]
 
     # ------------------------------------------------------------ saving
     def state_dict(self) -> dict[str, Any]:

@@ -135,3 +135,35 @@ def test_bn_statistics_are_recomputed_along_the_curve(one_thread):
     assert prof.loss[2] == pytest.approx(expected, rel=1e-4)
     # the landscape's own statistics were not touched by training
     torch.testing.assert_close(ls.net[1].running_mean, a[1].running_mean)
+
+
+def test_ensemble_and_test_data_profiles_match_fresh_copies(two_nets):
+    X, y, nets = two_nets
+    Xt, yt = datasets.spirals(300, seed=7)  # held-out points
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    trainer = CurveTrainer(ls, BezierCurve(nets[0], nets[1]), epochs=10, optimizer="adam", lr=1e-2)
+    trainer.fit(progress=False)
+
+    def fresh(w):
+        net = copy.deepcopy(nets[0])
+        nn.utils.vector_to_parameters(w.detach(), net.parameters())
+        with torch.no_grad():
+            return net(Xt).double().softmax(-1)
+
+    ens = trainer.ensemble_profile(n=5, data=(Xt, yt))
+    p1 = fresh(trainer.curve.at(0.0))
+    for k, t in enumerate(ens.t):
+        p = (p1 + fresh(trainer.curve.at(float(t)))) / 2
+        assert ens.metrics["accuracy"][k] == pytest.approx(
+            float((p.argmax(1) == yt).double().mean())
+        )
+        assert ens.loss[k] == pytest.approx(
+            float(-p[torch.arange(len(yt)), yt].log().mean()), rel=1e-5
+        )
+    # at t = 0 the "ensemble" is w1 alone
+    alone = float((p1.argmax(1) == yt).double().mean())
+    assert ens.metrics["accuracy"][0] == pytest.approx(alone)
+
+    test = trainer.profile(n=3, data=(Xt, yt))
+    direct = nn.functional.cross_entropy(fresh(trainer.curve.at(0.5)).log(), yt)
+    assert test.loss[1] == pytest.approx(float(direct), rel=1e-4)
