@@ -92,6 +92,7 @@ class CurveTrainer:
         self.y = y.to(landscape.device, landscape.dtype if y.is_floating_point() else None)
         # a private network: training-mode BatchNorm must not touch the landscape's statistics
         self.net = copy.deepcopy(landscape.net).train()
+        self._twins: dict = {}  # evaluation landscapes by (data, BN recompute), see _evaluator()
         self._slots = None if landscape.shared_weights else _parameter_slots(self.net)
         lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)
         params = [self.curve.control]
@@ -239,7 +240,7 @@ class CurveTrainer:
         if data is None and not recompute:
             return ls
         key = (id(data), recompute)
-        twins = self.__dict__.setdefault("_twins", {})
+        twins = self._twins
         if key not in twins:
             from ._landscape import Landscape
 

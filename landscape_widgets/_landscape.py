@@ -292,6 +292,7 @@ class Landscape:
             metrics = ("loss",) + metrics
         self.metrics = metrics
         self._first_layer = None  # see _first_layer()
+        self._point_engines: list = []  # (plane, engine) of the last planes, see _point_engine()
 
     # ------------------------------------------------------------ basic pieces
     def _auto_batch_size(self) -> int | None:
@@ -429,7 +430,7 @@ class Landscape:
 
     def _point_engine(self, plane):
         """An engine for ``plane`` without timing: the batched ones first, loop last."""
-        cache = self.__dict__.setdefault("_point_engines", [])
+        cache = self._point_engines
         for kept, engine in cache:
             if kept is plane:
                 return engine

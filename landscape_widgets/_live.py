@@ -38,7 +38,6 @@ class LatestJob:
         self._running: threading.Event | None = None
         self._closed = False
         self._thread: threading.Thread | None = None
-        self.completed = 0  # jobs that ran to the end (for tests and the curious)
 
     def submit(self, fn: Callable[[threading.Event], Any], cancel_running: bool = False):
         """Queue ``fn``; a job still waiting is dropped. Returns the job's cancel Event."""
@@ -87,7 +86,6 @@ class LatestJob:
             try:
                 if not cancel.is_set():
                     fn(cancel)
-                    self.completed += 1
             except BaseException as exc:  # a job's failure must not kill the thread
                 self._on_error(exc, traceback.format_exc())
             finally:

@@ -27,7 +27,7 @@ import numpy as np
 import pythreejs as p3
 import traitlets
 
-from ._points import ROLE_COLORS
+from ._points import ROLE_COLORS, bezier
 from ._render import (
     colorize,
     colormap_names,
@@ -133,16 +133,6 @@ def densify(fxy: np.ndarray, max_cells: float = MAX_STEP_CELLS) -> np.ndarray:
         t = t[(t > 1e-9) & (t <= 1.0)]
         out.append(a + t[:, None] * d)
     return np.concatenate(out)
-
-
-def bezier(control: np.ndarray, n: int = BEZIER_SAMPLES) -> np.ndarray:
-    """``n`` points of the Bezier curve with these control points (Bernstein form)."""
-    control = np.asarray(control, dtype=np.float64)
-    k = len(control) - 1
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    coef = np.array([math.comb(k, i) for i in range(k + 1)], dtype=np.float64)
-    basis = coef * t ** np.arange(k + 1) * (1 - t) ** (k - np.arange(k + 1))
-    return basis @ control
 
 
 def _look_at_quaternion(eye, target, up) -> tuple[float, float, float, float]:
@@ -889,7 +879,7 @@ class SurfaceWidget(ipywidgets.VBox):
             return None  # a point it needs is not (yet) there
         control = np.array([where[n] for n in path["points"]], dtype=np.float64)
         if path["kind"] == "bezier":
-            return bezier(control)
+            return bezier(control, np.linspace(0.0, 1.0, BEZIER_SAMPLES))
         return control
 
     def _draw_paths(self) -> None:

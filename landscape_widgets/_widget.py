@@ -226,7 +226,6 @@ class LandscapeWidget(anywidget.AnyWidget):
         self._dirty_lock = threading.Lock()
         self._dirty_probes: set[str] = set()
         self._dirty_paths: set[str] = set()
-        self._last_points: dict[str, tuple[float, float]] = {}
         self._grid_jobs: LatestJob | None = None
         self._point_jobs: LatestJob | None = None
         self._error_text = ""
@@ -533,9 +532,8 @@ class LandscapeWidget(anywidget.AnyWidget):
 
     @traitlets.observe("points")
     def _points_changed(self, change: dict) -> None:
-        where = {p["name"]: (p["x"], p["y"]) for p in change["new"]}
-        moved = [p for p in change["new"] if self._last_points.get(p["name"]) != (p["x"], p["y"])]
-        self._last_points = where
+        before = {p["name"]: (p["x"], p["y"]) for p in change["old"] or []}
+        moved = [p for p in change["new"] if before.get(p["name"]) != (p["x"], p["y"])]
         if not moved:
             return
         for callback in list(self._drag_callbacks):

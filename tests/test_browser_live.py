@@ -92,7 +92,6 @@ def read_back(lab_page, lab_server, cell: int) -> dict:
     out = lab_server.root / "live_state.json"
     out.unlink(missing_ok=True)
     lab_page.run_cell(cell)
-    lab_page.page.wait_for_function("1", timeout=1000)
     for _ in range(600):
         if out.exists() and out.stat().st_size:
             try:

@@ -145,13 +145,13 @@ function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
   const gy = (v) => tf.py(ya + (v / ny) * (yb - ya));
   ctx.lineWidth = 0.8;
   ctx.strokeStyle = "rgba(20, 20, 20, 0.45)";
+  // marching squares closes rings along the grid's border: skip those edges
+  const onEdge = (p) => p[0] <= 0 || p[0] >= nx || p[1] <= 0 || p[1] >= ny;
   ctx.beginPath();
   for (const { rings: rs } of rings) {
     for (const ring of rs) {
       for (let k = 0; k < ring.length; k++) {
         const [u, v] = ring[k];
-        // marching squares closes rings along the grid's border: skip those edges
-        const onEdge = (p) => p[0] <= 0 || p[0] >= nx || p[1] <= 0 || p[1] >= ny;
         if (k === 0 || (onEdge(ring[k - 1]) && onEdge(ring[k]))) ctx.moveTo(gx(u), gy(v));
         else ctx.lineTo(gx(u), gy(v));
       }
