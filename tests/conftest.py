@@ -45,6 +45,22 @@ HARMLESS_CONSOLE = (
 )
 
 
+# The `d` of the visible bqplot line with the most vertices under a CSS root.
+# bqplot creates mark views asynchronously, so their DOM order is not the
+# order of `Figure.marks`, and hidden marks (a profile's absent barrier
+# marker) are still `path.line` elements.
+LONGEST_LINE_JS = """(root) => {
+  let best = null, most = -1;
+  for (const p of document.querySelectorAll(root + ' path.line')) {
+    if (getComputedStyle(p).visibility === 'hidden') continue;
+    const d = p.getAttribute('d') || '';
+    const n = (d.match(/L/g) || []).length;
+    if (n > most) { most = n; best = d; }
+  }
+  return best;
+}"""
+
+
 @pytest.fixture
 def one_thread():
     """One torch thread for a test of tiny models.

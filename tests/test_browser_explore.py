@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import write_notebook
+from conftest import LONGEST_LINE_JS, write_notebook
 from PIL import Image
 from test_browser_live import SETUP, drag, pixel, read_back
 
@@ -55,8 +55,7 @@ def test_explore_links_map_surface_and_profile(lab_page, lab_server, artifacts):
     page.wait_for_selector('canvas.lw-predictions[data-status="drawn"]', timeout=30_000)
     three = page.locator(".jp-OutputArea canvas:not(.lw-map):not(.lw-predictions)").first
     three.wait_for(timeout=60_000)
-    line = page.locator(".jp-OutputArea svg path.line").first
-    line.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => ({LONGEST_LINE_JS})('.jp-OutputArea') !== null", timeout=60_000)
     page.wait_for_timeout(1000)  # three.js draws on the next frames
     explorer = page.locator(".jp-OutputArea-output").nth(0)
     explorer.scroll_into_view_if_needed()
@@ -65,7 +64,7 @@ def test_explore_links_map_surface_and_profile(lab_page, lab_server, artifacts):
     with Image.open(artifacts / "2-surface-before.png") as im:
         rgb = np.asarray(im.convert("RGB")).reshape(-1, 3)
     assert len(np.unique(rgb, axis=0)) > 50, "the 3D view looks blank"
-    d_before = line.get_attribute("d")
+    d_before = page.evaluate(LONGEST_LINE_JS, ".jp-OutputArea")
 
     # drag the slice's end on the map: the surface's copy moves, the profile is redrawn
     canvas = root.locator("canvas.lw-map")
@@ -75,8 +74,7 @@ def test_explore_links_map_surface_and_profile(lab_page, lab_server, artifacts):
     target = (start["x"] - 0.3, start["y"] + 0.5)
     drag(page, canvas, pixel((start["x"], start["y"]), view, SIZE), pixel(target, view, SIZE))
     page.wait_for_function(
-        "(d) => { const p = document.querySelector('.jp-OutputArea svg path.line');"
-        " return p && p.getAttribute('d') !== d; }",
+        f"(d) => ({LONGEST_LINE_JS})('.jp-OutputArea') !== d",
         arg=d_before,
         timeout=30_000,
     )

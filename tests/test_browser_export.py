@@ -12,7 +12,7 @@ import ipywidgets as W
 import numpy as np
 import pytest
 import pythreejs as p3
-from conftest import HARMLESS_CONSOLE, bowl_surface
+from conftest import HARMLESS_CONSOLE, LONGEST_LINE_JS, bowl_surface
 from PIL import Image
 
 from landscape_widgets import LandscapeWidget
@@ -92,8 +92,7 @@ def test_exported_page_renders_offline(chromium, exported, artifacts):
     try:
         page.goto(path.as_uri())
         page.locator('.lw-landscape[data-status="drawn"]').wait_for()
-        line = page.locator(".bqplot path.line").first
-        line.wait_for()
+        page.wait_for_function(f"() => ({LONGEST_LINE_JS})('.bqplot') !== null")
         webgl = page.locator(".jupyter-threejs canvas").first
         webgl.wait_for()
         page.wait_for_timeout(500)  # let three.js finish its first frame
@@ -103,7 +102,7 @@ def test_exported_page_renders_offline(chromium, exported, artifacts):
         assert page.evaluate(MAP_COLOURS_JS) > 20
 
         # bqplot: a drawn line on a plot area that is not black.
-        d = line.get_attribute("d") or ""
+        d = page.evaluate(LONGEST_LINE_JS, ".bqplot") or ""
         assert d.startswith("M") and d.count("L") >= 30, d[:80]
         fill = page.evaluate(
             "() => getComputedStyle(document.querySelector('.bqplot .plotarea_background')).fill"
