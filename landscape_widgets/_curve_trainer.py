@@ -1,9 +1,13 @@
 """Training a curve between two networks: minimise E_{t~U[0,1]} L(phi(t)).
 
-One t is drawn per mini-batch (Garipov et al. 2018, sec. 3.2): the weights
-``phi(t)`` are formed from the curve's points and the network runs on them
-through ``torch.func.functional_call``, so the gradient of the batch loss
-flows to the control points and to nothing else.
+One t is drawn per mini-batch (Garipov et al. 2018, sec. 3.2). ``phi(t)`` is
+linear in the curve's points, ``phi(t) = sum_k c_k(t) p_k``, so the gradient
+of the batch loss with respect to control point k is ``c_k(t) * g`` where g is
+the ordinary weight gradient of the network at ``phi(t)``. The trainer writes
+``phi(t)`` into a private network whose parameters and gradients are views
+into two flat buffers, runs a plain forward and backward pass, and hands
+``c_k(t) * g`` to the optimizer: a step costs one plain training step plus a
+few vector operations, and only the control points move.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from ._curves import BezierCurve, PolyChain, curve_from_state
 from ._landscape import _materialize
@@ -92,8 +95,8 @@ class CurveTrainer:
         self.y = y.to(landscape.device, landscape.dtype if y.is_floating_point() else None)
         # a private network: training-mode BatchNorm must not touch the landscape's statistics
         self.net = copy.deepcopy(landscape.net).train()
+        self._weights, self._grads = _flat_parameters(self.net, landscape.layout)
         self._twins: dict = {}  # evaluation landscapes by (data, BN recompute), see _evaluator()
-        self._slots = None if landscape.shared_weights else _parameter_slots(self.net)
         lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)
         params = [self.curve.control]
         if optimizer == "sgd":
@@ -129,19 +132,15 @@ class CurveTrainer:
         """One mini-batch at one t ~ U[0, 1]; returns its loss."""
         Xb, yb = self._batch()
         t = float(torch.rand((), generator=self.generator))
-        w = self.curve.at(t)
-        params = self.landscape.layout.split(w)
-        if self._slots is None:
-            out = functional_call(self.net, params, (Xb,))
-        else:
-            # the views of phi(t) become the modules' weights (cheaper per
-            # step than functional_call's re-parametrisation)
-            for name, (module, attr) in self._slots.items():
-                setattr(module, attr, params[name])
-            out = self.net(Xb)
-        loss = self.landscape.loss_fn(out, yb)
-        self.optimizer.zero_grad(set_to_none=True)
+        curve, grads = self.curve, self._grads
+        with torch.no_grad():
+            c = curve.write_at(t, self._weights)
+        grads.zero_()
+        loss = self.landscape.loss_fn(self.net(Xb), yb)
         loss.backward()
+        with torch.no_grad():
+            inner = torch.tensor(c[1:-1], dtype=grads.dtype, device=grads.device)
+            curve.control.grad = inner[:, None] * grads
         self.optimizer.step()
         self.step_count += 1
         value = loss.detach().item()
@@ -294,15 +293,25 @@ class CurveTrainer:
         return self
 
 
-def _parameter_slots(net: nn.Module) -> dict[str, tuple[nn.Module, str]]:
-    """Turn every parameter of ``net`` into a plain attribute slot: {name: (module, attr)}."""
-    slots = {}
-    for name, _ in list(net.named_parameters()):
-        owner, _, attr = name.rpartition(".")
-        module = net.get_submodule(owner) if owner else net
-        del module._parameters[attr]
-        slots[name] = (module, attr)
-    return slots
+def _flat_parameters(net: nn.Module, layout) -> tuple[torch.Tensor, torch.Tensor]:
+    """Make ``net``'s parameters and their gradients views into two flat vectors.
+
+    Every parameter requires a gradient (the curve moves frozen layers too);
+    gradients accumulate in place into the views, so the second vector is
+    the flat weight gradient after a backward pass. A parameter shared by
+    several modules is one object and so one view.
+    """
+    first = next(iter(net.parameters()))
+    weights = torch.zeros(layout.numel, dtype=first.dtype, device=first.device)
+    grads = torch.zeros_like(weights)
+    for name, p in net.named_parameters():
+        cut = layout.slice(name)
+        with torch.no_grad():
+            weights[cut].copy_(p.reshape(-1))
+        p.data = weights[cut].view(p.shape)
+        p.requires_grad_(True)
+        p.grad = grads[cut].view(p.shape)
+    return weights, grads
 
 
 def curve_profile(landscape, curve: BezierCurve | PolyChain, n: int = 21) -> Profile:

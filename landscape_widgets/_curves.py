@@ -105,6 +105,18 @@ class _Curve(nn.Module):
                 w = torch.add(w, self.control[k], alpha=ck)
         return w
 
+    def write_at(self, t: float, out: torch.Tensor) -> list[float]:
+        """Write ``phi(t)`` into ``out`` (no autograd graph); return the coefficients."""
+        if not 0.0 <= t <= 1.0:
+            raise ValueError("t must lie in [0, 1]")
+        c = self._coefficients_of(t)
+        torch.mul(self.w1, c[0], out=out)
+        out.add_(self.w2, alpha=c[-1])
+        for k, ck in enumerate(c[1:-1]):
+            if ck != 0.0:
+                out.add_(self.control[k].detach(), alpha=ck)
+        return c
+
     def _coefficients_of(self, t: float) -> list[float]:
         return self.coefficients(torch.tensor([t], dtype=torch.float64))[0].tolist()
 

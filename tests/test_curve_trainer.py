@@ -94,6 +94,55 @@ def test_the_loss_of_a_step_is_the_networks_loss_at_phi_t(two_nets):
     assert loss == pytest.approx(expected, rel=1e-5)
 
 
+class _Tied(nn.Module):
+    """One Linear used twice, and a frozen output layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(8, 8)
+        self.out = nn.Linear(8, 2)
+        self.out.weight.requires_grad_(False)
+        self.inp = nn.Linear(2, 8)
+
+    def forward(self, x):
+        h = torch.tanh(self.inp(x))
+        h = torch.tanh(self.hidden(h))
+        return self.out(torch.tanh(self.hidden(h)))
+
+
+def _reference_step(net, curve, control, t, X, y, lr):
+    """One SGD step (no momentum yet: the first step) by autograd through phi(t)."""
+    ref = type(curve)(curve.w1, curve.w2, **curve._extra_state(), init=control.clone())
+    params = Landscape(net, nn.CrossEntropyLoss(), (X, y)).layout.split(ref.at(t))
+    loss = nn.functional.cross_entropy(torch.func.functional_call(net, params, (X,)), y)
+    (grad,) = torch.autograd.grad(loss, ref.control)
+    return control - lr * grad
+
+
+@pytest.mark.parametrize("kind", ["bezier3", "polychain2", "tied"])
+def test_a_step_follows_the_gradient_through_phi_t(two_nets, kind):
+    X, y, nets = two_nets
+    if kind == "tied":
+        torch.manual_seed(0)
+        a, b = _Tied(), _Tied()
+        curve = BezierCurve(a, b, init=torch.randn(1, sum(p.numel() for p in a.parameters())))
+    else:
+        a, b = nets
+        d = weights_of(a).numel()
+        gen = torch.Generator().manual_seed(1)
+        if kind == "bezier3":
+            curve = BezierCurve(a, b, degree=3, init=0.1 * torch.randn(2, d, generator=gen))
+        else:
+            curve = PolyChain(a, b, bends=2, init=0.1 * torch.randn(2, d, generator=gen))
+    ls = Landscape(a, nn.CrossEntropyLoss(), (X, y))
+    trainer = CurveTrainer(ls, curve, optimizer="sgd", lr=0.1, batch_size=len(X), seed=2)
+    control = curve.control.detach().clone()
+    trainer.step()
+    expected = _reference_step(a, curve, control, trainer.history["t"][0], X, y, lr=0.1)
+    assert not torch.equal(curve.control.detach(), control)
+    torch.testing.assert_close(curve.control.detach(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_bad_arguments(two_nets):
     X, y, nets = two_nets
     ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
