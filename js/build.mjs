@@ -17,7 +17,7 @@ const outdir = join(here, "..", "landscape_widgets", "static");
 const watch = process.argv.includes("--watch");
 
 const options = {
-  entryPoints: [join(here, "src", "landscape.js")],
+  entryPoints: [join(here, "src", "landscape.js"), join(here, "src", "curve_training.js")],
   outdir,
   bundle: true,
   format: "esm",

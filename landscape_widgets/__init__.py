@@ -2,6 +2,7 @@
 
 from . import datasets, models
 from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
+from ._curve_training import CurveTrainingWidget
 from ._curves import BezierCurve, PolyChain
 from ._explore import Explorer, explore
 from ._export import export_html
@@ -17,6 +18,7 @@ from ._widget import LandscapeWidget
 __all__ = [
     "BezierCurve",
     "CurveTrainer",
+    "CurveTrainingWidget",
     "PolyChain",
     "curve_profile",
     "segment_profile",

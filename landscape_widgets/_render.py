@@ -13,7 +13,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +120,21 @@ def normalize(values: np.ndarray, vmin: float, vmax: float, log: bool = False) -
     return np.where(np.isfinite(v), out, np.nan)
 
 
-def colorize(values: np.ndarray, name: str = "viridis", log: bool = False) -> np.ndarray:
+def colorize(
+    values: np.ndarray,
+    name: str = "viridis",
+    log: bool = False,
+    value_range: tuple[float, float] | None = None,
+) -> np.ndarray:
     """RGB image (uint8, shape ``values.shape + (3,)``) of a grid of values.
 
-    The range is that of the finite values; NaN and inf get the masked colour.
-    Uses a 256-entry lookup table, as the widget does.
+    The range is ``value_range`` (values outside it clamp) or that of the
+    finite values; NaN and inf get the masked colour. Uses a 256-entry lookup
+    table, as the widget does.
     """
     v = np.asarray(values, dtype=np.float32)
     lut = lookup_table(name, 256)
-    rng = finite_range(v)
+    rng = finite_range(v) if value_range is None else tuple(map(float, value_range))
     out = np.empty(v.shape + (3,), dtype=np.uint8)
     out[...] = masked_color()
     if rng is None:
@@ -297,8 +303,17 @@ def render_image(
     size: tuple[int, int] = (640, 480),
     title: str | None = None,
     metric: str = "loss",
+    value_range: tuple[float, float] | None = None,
+    lines: Sequence[tuple[Any, tuple[int, int, int]]] = (),
+    squares: Mapping[str, Sequence[float]] | None = None,
 ):
-    """Draw a surface as a PIL image; see :func:`render_png` for the arguments."""
+    """Draw a surface as a PIL image; see :func:`render_png` for the arguments.
+
+    ``value_range`` fixes the colour scale (frames of an animation share
+    one); ``lines`` are ``(xy of shape (n, 2), rgb)`` polylines in plane
+    coordinates and ``squares`` named points drawn as the widget draws path
+    points.
+    """
     from PIL import Image, ImageDraw
 
     width, height = (int(s) for s in size)
@@ -313,7 +328,7 @@ def render_image(
 
     img = np.full((height, width, 3), 255, dtype=np.uint8)
     # Nearest-cell resampling; row 0 of the grid (smallest y) at the bottom.
-    cells = colorize(grid, colormap, log)[::-1]
+    cells = colorize(grid, colormap, log, value_range)[::-1]
     cols = np.minimum(((np.arange(pw) + 0.5) / pw * nx).astype(np.intp), nx - 1)
     rows = np.minimum(((np.arange(ph) + 0.5) / ph * ny).astype(np.intp), ny - 1)
     img[y0:y1, x0:x1] = cells[rows[:, None], cols[None, :]]
@@ -322,7 +337,7 @@ def render_image(
     lut = lookup_table(colormap, 256)
     bx0 = x1 + COLORBAR["gap"]
     bx1 = bx0 + COLORBAR["width"]
-    rng = finite_range(grid)
+    rng = finite_range(grid) if value_range is None else tuple(map(float, value_range))
     if rng is not None:
         k = np.floor((1 - np.arange(ph) / max(1, ph - 1)) * 255 + 0.5).astype(np.intp)
         img[y0:y1, bx0:bx1] = lut[k][:, None, :]
@@ -382,9 +397,23 @@ def render_image(
         draw.text((bx0 + 16, ly + 6), "NaN/inf", fill=ink, font=font, anchor="lm")
         draw.text((bx0 + 16, ly + 20), f"({masked})", fill=ink, font=font, anchor="lm")
 
-    for name, (ax, ay) in anchors.items():
+    for xy, rgb in lines:
+        xy = np.asarray(xy, dtype=np.float64)
+        pts = [(px(a), py(b)) for a, b in xy[np.isfinite(xy).all(axis=1)]]
+        if len(pts) > 1:
+            draw.line(pts, fill=(255, 255, 255), width=5, joint="curve")
+            draw.line(pts, fill=tuple(rgb), width=3, joint="curve")
+    marks = [(n, p, "anchor") for n, p in anchors.items()]
+    marks += [(n, p, "square") for n, p in (squares or {}).items()]
+    for name, (ax, ay), shape in marks:
         u, v = px(ax), py(ay)
-        draw.ellipse([u - 5, v - 5, u + 5, v + 5], fill=(255, 255, 255), outline=(0, 0, 0), width=2)
+        if shape == "square":
+            box = [u - 5, v - 5, u + 5, v + 5]
+            draw.rectangle(box, fill=(230, 25, 75), outline=(255, 255, 255))
+        else:
+            draw.ellipse(
+                [u - 5, v - 5, u + 5, v + 5], fill=(255, 255, 255), outline=(0, 0, 0), width=2
+            )
         draw.text(
             (u + 7, v - 4),
             name,

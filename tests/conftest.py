@@ -45,6 +45,22 @@ HARMLESS_CONSOLE = (
 )
 
 
+def console_errors(page) -> list[str]:
+    """A list that fills with the page's console errors (known harmless ones left out)
+    and uncaught exceptions."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and not any(p.search(msg.text) for p in HARMLESS_CONSOLE)
+            and errors.append(msg.text)
+        ),
+    )
+    page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
+    return errors
+
+
 # The `d` of the visible bqplot line with the most vertices under a CSS root.
 # bqplot creates mark views asynchronously, so their DOM order is not the
 # order of `Figure.marks`, and hidden marks (a profile's absent barrier
@@ -59,6 +75,27 @@ LONGEST_LINE_JS = """(root) => {
   }
   return best;
 }"""
+
+
+@pytest.fixture(scope="session")
+def two_nets():
+    """Two 2-32-32-2 networks trained apart on 500 spirals points: two basins with a
+    ridge between them on the straight segment, and a tunnel a curve can find."""
+    from landscape_widgets import datasets, models, train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: extra threads only spin
+    X, y = datasets.spirals(500, seed=0)
+    nets = []
+    try:
+        for s in range(2):
+            torch.manual_seed(s)
+            net = models.small_mlp(hidden=(32, 32))
+            train(net, (X, y), epochs=100, optimizer="adam", lr=1e-2, seed=s, progress=False)
+            nets.append(net)
+    finally:
+        torch.set_num_threads(threads)
+    return X, y, nets
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import ipywidgets as W
 import numpy as np
 import pytest
 import pythreejs as p3
-from conftest import HARMLESS_CONSOLE, LONGEST_LINE_JS, bowl_surface
+from conftest import LONGEST_LINE_JS, bowl_surface, console_errors
 from PIL import Image
 
 from landscape_widgets import LandscapeWidget
@@ -76,17 +76,8 @@ def test_exported_page_renders_offline(chromium, exported, artifacts):
     context = chromium.new_context(viewport={"width": 1000, "height": 1300})
     page = context.new_page()
     page.set_default_timeout(60_000)
-    errors: list[str] = []
+    errors = console_errors(page)
     requests: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error"
-            and not any(p.search(msg.text) for p in HARMLESS_CONSOLE)
-            and errors.append(msg.text)
-        ),
-    )
-    page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
     page.on("request", lambda req: requests.append(req.url))
     page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url[:120]}"))
     try:

@@ -10,29 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from landscape_widgets import Landscape, datasets, models, train
+from landscape_widgets import Landscape, datasets, train
 from landscape_widgets._curve_trainer import CurveTrainer, segment_profile
 from landscape_widgets._curves import BezierCurve, PolyChain
 from landscape_widgets._weights import weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def two_nets():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: extra threads only spin
-    X, y = datasets.spirals(500, seed=0)
-    nets = []
-    try:
-        for s in range(2):
-            torch.manual_seed(s)
-            net = models.small_mlp(hidden=(32, 32))
-            train(net, (X, y), epochs=100, optimizer="adam", lr=1e-2, seed=s, progress=False)
-            nets.append(net)
-    finally:
-        torch.set_num_threads(threads)
-    return X, y, nets
 
 
 def test_training_finds_a_tunnel_and_moves_only_the_control_points(two_nets):

@@ -1,6 +1,8 @@
 // Drawing the map on a 2D canvas: the coloured grid, contour lines, paths,
 // overlays, points, axes in plane coordinates, colour bar, masked legend and
-// progress. `state` is read from the model in landscape.js.
+// progress. `state` is read from the model in landscape.js, or built from a
+// recorded frame in curve_training.js (which also fixes the colour scale with
+// `state.range`).
 
 import { MASKED, colorize, css, finiteRange, lookupTable, makeNorm } from "./colormap.js";
 import { contourLevels, contourRings } from "./contour.js";
@@ -38,6 +40,13 @@ export function shownWindow(state) {
   return [0, 1, 0, 1];
 }
 
+/** `range` as {min, max} when it is a usable colour scale, else null. */
+function fixedRange(range) {
+  if (!range) return null;
+  const { min, max } = range;
+  return Number.isFinite(min) && Number.isFinite(max) && max >= min ? { min, max } : null;
+}
+
 /** Per-grid work kept between redraws: the coloured cells and the contour rings. */
 export class GridCache {
   constructor() {
@@ -45,12 +54,21 @@ export class GridCache {
   }
 
   get(state) {
-    const key = [state.gridVersion, state.colormap, state.log, state.contours].join("|");
+    const fixed = fixedRange(state.range);
+    const key = [
+      state.gridVersion,
+      state.colormap,
+      state.log,
+      state.contours,
+      fixed ? `${fixed.min},${fixed.max}` : "",
+    ].join("|");
     if (key === this.key) return this;
     this.key = key;
     const { data, shape } = state.grid;
     const [ny, nx] = shape;
-    this.range = finiteRange(data);
+    // A fixed range keeps colours comparable across grids (the frames of an
+    // animation); values beyond it clamp to the ends of the colour map.
+    this.range = fixed ?? finiteRange(data);
     this.norm = this.range ? makeNorm(this.range.min, this.range.max, state.log) : () => NaN;
     const rgba = colorize(data, state.colormap, this.norm);
     const flipped = new Uint8ClampedArray(rgba.length);

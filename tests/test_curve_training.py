@@ -1,0 +1,279 @@
+"""CurveTrainingWidget without a browser: the frames' geometry and values against
+independent computations, the training controls, dragging theta before training,
+the recorded frames in the widget state, and the GIF/MP4 export."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from landscape_widgets import (
+    BezierCurve,
+    CurveTrainer,
+    CurveTrainingWidget,
+    Landscape,
+    Plane,
+    PolyChain,
+    curve_profile,
+)
+from landscape_widgets import _curve_training as ct
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class Sent(list):
+    """The custom messages a widget sends, with their buffers."""
+
+    def __call__(self, content, buffers=None):
+        self.append((content, buffers or []))
+
+
+def make(two_nets, curve_cls=BezierCurve, epochs=5, every=5, **kwargs):
+    X, y, nets = two_nets
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    trainer = CurveTrainer(
+        ls,
+        curve_cls(nets[0], nets[1]),
+        optimizer="adam",
+        lr=1e-2,
+        epochs=epochs,
+        seed=0,
+        record_every=every,
+    )
+    w = CurveTrainingWidget(trainer, resolution=kwargs.pop("resolution", 9), every=every, **kwargs)
+    sent = Sent()
+    w.send = sent
+    assert w._ready.wait(60), w.status
+    return w, trainer, ls, sent
+
+
+def until(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def control_at(trainer, step):
+    k = trainer.history["control_step"].index(step)
+    return trainer.history["control"][k].float()
+
+
+def test_frames_show_the_plane_through_w1_w2_theta(two_nets):
+    w, trainer, ls, _ = make(two_nets)
+    w.start().wait(120)
+    assert w.status == "finished"
+    steps = [w.frame(i)["step"] for i in range(w.frame_count)]
+    assert steps == list(range(0, trainer.step_count + 1, 5))  # 5 epochs of 4 batches
+    w1, w2 = trainer.curve.w1.float(), trainer.curve.w2.float()
+    d = float((w2 - w1).norm())
+    for i in (1, w.frame_count - 1):
+        f = w.frame(i)
+        theta = control_at(trainer, f["step"])[0]
+        plane = Plane.through(w1, w2, theta)  # independent of the widget's own plane
+        assert f["w1"] == (0.0, 0.0) and f["w2"] == pytest.approx((d, 0.0))
+        ((tx, ty),) = f["controls"]
+        assert (tx, ty) == pytest.approx(plane.anchors["w3"], rel=1e-4)
+        assert ty > 0  # theta above the axis
+        # the grid is the loss over that plane in the frame's window
+        x, y = f["x"], f["y"]
+        ref = ls.evaluate(plane, (len(x), len(y)), bounds=(x[0], x[-1], y[0], y[-1]))
+        np.testing.assert_allclose(f["grid"], ref.loss, rtol=2e-4, atol=1e-6)
+        # the curve lies in the plane and is drawn at its own coordinates
+        ts = np.linspace(0, 1, len(f["curve"]))
+        a, b = np.array(plane.anchors["w3"]), np.array([d, 0.0])
+        expected = 2 * np.outer(ts * (1 - ts), a) + np.outer(ts**2, b)
+        np.testing.assert_allclose(f["curve"], expected, atol=1e-4 * d)
+        assert f["off_plane"] < 1e-5 * d
+        # the profile is the loss along the curve, measured without the widget
+        prof = curve_profile(ls, BezierCurve(w1, w2, init=theta[None]), n=len(f["profile"]))
+        np.testing.assert_allclose(f["profile"], prof.loss, rtol=1e-4)
+        assert f["barrier"] == pytest.approx(prof.barrier(), rel=1e-3, abs=1e-6)
+
+
+def test_the_colour_scale_is_fixed_from_the_first_frame(two_nets):
+    w, *_ = make(two_nets)
+    first = w.frame(0)["grid"]
+    expected = [float(first.min()), float(np.percentile(first, 90))]
+    assert w.color_range == pytest.approx(expected)
+    w.start().wait(120)
+    assert w.color_range == pytest.approx(expected)
+    # a given range is kept as given
+    fixed, *_ = make(two_nets, color_range=(0.01, 3.0))
+    assert fixed.color_range == [0.01, 3.0]
+
+
+def test_pause_stop_and_resume_keep_every_step(two_nets):
+    w, trainer, _, _ = make(two_nets, epochs=30)
+    w.start()
+    until(lambda: trainer.step_count >= 10)
+    w.pause().wait(60)
+    assert w.status == "paused"
+    held = trainer.step_count
+    assert 0 < held < w.total_steps
+    assert w.frame(-1)["step"] == held  # a frame shows where training holds
+    w.start()
+    w.stop().wait(60)
+    assert w.status == "stopped"
+    stopped_at = trainer.step_count
+    assert stopped_at >= held
+    w.start().wait(120)
+    assert w.status == "finished" and trainer.step_count == w.total_steps == 120
+    steps = [w.frame(i)["step"] for i in range(w.frame_count)]
+    assert steps == sorted(set(steps)) and steps[-1] == 120
+    assert trainer.history["step"] == list(range(1, 121))  # no step lost or repeated
+    # more epochs on request
+    w.start(epochs=1).wait(60)
+    assert trainer.step_count == 124 and w.status == "finished"
+
+
+def test_dragging_theta_before_training_sets_the_initial_curve(two_nets):
+    w, trainer, ls, sent = make(two_nets)
+    assert w.editable
+    w1, w2 = trainer.curve.w1.float(), trainer.curve.w2.float()
+    plane = w._records[0]["plane"]
+    x, y = 0.5 * w.frame(0)["w2"][0], 6.0
+    w._on_page_message(w, {"event": "move", "seq": 7, "index": 0, "x": x, "y": y}, [])
+    w._drags.idle(30)
+    theta = trainer.curve.control.detach()[0]
+    torch.testing.assert_close(theta, plane.point(x, y), rtol=1e-5, atol=1e-5)
+    assert w.frame(0)["controls"] == [pytest.approx((x, y), abs=1e-4)]
+    prof = curve_profile(ls, BezierCurve(w1, w2, init=plane.point(x, y)[None]), n=33)
+    np.testing.assert_allclose(w.frame(0)["profile"], prof.loss, rtol=1e-4)
+    # the page got the new frame 0, then the answer to its move
+    (frame_msg, buffers), (answer, _) = sent[-2:]
+    assert frame_msg["event"] == "frame" and frame_msg["index"] == 0
+    assert answer == {"event": "answer", "seq": 7, "kernel_ms": answer["kernel_ms"]}
+    profile = np.frombuffer(buffers[frame_msg["frame"]["profile"]], "<f4")
+    np.testing.assert_allclose(profile, prof.loss, rtol=1e-4)
+    # training starts from the dragged point; afterwards theta no longer drags
+    torch.testing.assert_close(trainer.history["control"][0][0], plane.point(x, y))
+    w.start().wait(120)
+    before = trainer.curve.control.detach().clone()
+    w._on_page_message(w, {"event": "move", "seq": 8, "index": 0, "x": 0.0, "y": 0.0}, [])
+    w._drags.idle(30)
+    torch.testing.assert_close(trainer.curve.control.detach(), before)
+
+
+def test_frames_are_in_the_widget_state_and_messages(two_nets):
+    w, _, _, sent = make(two_nets)
+    w.start().wait(120)
+    state = w.get_state()
+    assert len(state["frames"]) == w.frame_count > 2
+    for k, f in enumerate(state["frames"]):
+        ny, nx = f["shape"]
+        assert len(f["grid"]) == 4 * nx * ny and len(f["profile"]) == 4 * 33
+        np.testing.assert_array_equal(
+            np.frombuffer(f["grid"], "<f4").reshape(ny, nx), w.frame(k)["grid"]
+        )
+    frames = [(c, b) for c, b in sent if c["event"] == "frame"]
+    assert [c["index"] for c, _ in frames] == list(range(w.frame_count))
+    content, buffers = frames[-1]
+    assert bytes(buffers[content["frame"]["grid"]]) == state["frames"][-1]["grid"]
+    assert state["straight"]["barrier"] > 0.3  # the segment crosses a ridge
+
+
+def test_a_frame_re_rendered_sharper_is_the_same_plane(two_nets):
+    w, trainer, ls, _ = make(two_nets)
+    w.start().wait(120)
+    f = w.frame(2)
+    surf = w.render_frame(2, resolution=24)
+    g = w.frame(2)
+    assert g["hires"] and g["grid"].shape == (24, 24)
+    assert (g["x"][0], g["x"][-1], g["y"][0], g["y"][-1]) == pytest.approx(
+        (f["x"][0], f["x"][-1], f["y"][0], f["y"][-1])
+    )
+    theta = control_at(trainer, f["step"])[0]
+    plane = Plane.through(trainer.curve.w1, trainer.curve.w2, theta)
+    ref = ls.evaluate(plane, 24, bounds=(g["x"][0], g["x"][-1], g["y"][0], g["y"][-1]))
+    np.testing.assert_allclose(surf.loss, ref.loss, rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(g["grid"], ref.loss, rtol=2e-4, atol=1e-6)
+    with pytest.raises(IndexError):
+        w.render_frame(w.frame_count)
+
+
+def test_long_runs_are_thinned(two_nets):
+    w, trainer, _, _ = make(two_nets, epochs=10, every=1, max_frames=8)
+    w.start().wait(120)
+    steps = [w.frame(i)["step"] for i in range(w.frame_count)]
+    assert w.frame_count <= 8 and steps[0] == 0 and steps[-1] == trainer.step_count == 40
+    assert w.every > 1 and steps == sorted(steps)
+    assert len(w.get_state()["frames"]) == w.frame_count
+
+
+def test_polychain_frames_and_several_bends(two_nets):
+    w, trainer, _, _ = make(two_nets, curve_cls=PolyChain)
+    w.start().wait(120)
+    f = w.frame(-1)
+    # the chain w1 - theta - w2, drawn through theta
+    ((tx, ty),) = f["controls"]
+    mid = f["curve"][len(f["curve"]) // 2]
+    assert tuple(mid) == pytest.approx((tx, ty), abs=1e-3)
+    X, y, nets = two_nets
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    gen = torch.Generator().manual_seed(0)
+    init = 0.5 * torch.randn(2, trainer.curve.numel, generator=gen)
+    chain = PolyChain(nets[0], nets[1], bends=2, init=trainer.curve.w1 + init)
+    two = CurveTrainingWidget(CurveTrainer(ls, chain, epochs=1), resolution=6)
+    assert two._ready.wait(60)
+    g = two.frame(0)
+    assert len(g["controls"]) == 2 and g["off_plane"] > 0  # drawn as its projection
+
+
+def test_gif_and_mp4(two_nets, tmp_path, monkeypatch):
+    w, *_ = make(two_nets)
+    w.start().wait(120)
+    gif = w.save_gif(tmp_path / "curve.gif", size=(400, 320))
+    with Image.open(gif) as im:
+        assert im.n_frames == w.frame_count and im.size == (400, 320)
+        im.seek(0)
+        first = np.asarray(im.convert("RGB"), float)
+        im.seek(im.n_frames - 1)
+        last = np.asarray(im.convert("RGB"), float)
+    assert np.abs(first - last).mean() > 1.0  # the frames differ
+    try:
+        exe = ct._ffmpeg()
+    except RuntimeError:
+        exe = None
+    if exe is not None:
+        mp4 = w.save_mp4(tmp_path / "curve.mp4")
+        head = mp4.read_bytes()[:12]
+        assert head[4:8] == b"ftyp" and mp4.stat().st_size > 1000
+    # without ffmpeg: a message that says what to install
+    monkeypatch.setattr(ct.shutil, "which", lambda _name: None)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    with pytest.raises(RuntimeError, match="imageio-ffmpeg"):
+        w.save_mp4(tmp_path / "none.mp4")
+
+
+def test_bad_arguments(two_nets):
+    X, y, nets = two_nets
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    trainer = CurveTrainer(ls, BezierCurve(nets[0], nets[1]), epochs=1)
+    with pytest.raises(TypeError, match="CurveTrainer"):
+        CurveTrainingWidget(ls)
+    for kwargs in ({"resolution": 1}, {"every": 0}, {"max_frames": 2}, {"hires": 1}):
+        with pytest.raises(ValueError):
+            CurveTrainingWidget(trainer, **kwargs)
+    with pytest.raises(ValueError, match="colour map"):
+        CurveTrainingWidget(trainer, colormap="jet")
+
+
+def test_the_page_buttons_drive_training(two_nets):
+    w, trainer, _, _ = make(two_nets, epochs=2)
+    w._on_page_message(w, {"event": "control", "action": "start"}, [])
+    until(lambda: trainer.step_count > 0)
+    w.wait(60)
+    assert w.status == "finished" and trainer.step_count == 8
+    n = w.frame_count
+    w._on_page_message(w, {"event": "sharpen", "index": n - 1}, [])
+    until(lambda: w.frame(n - 1)["hires"])
+    assert w.frame(n - 1)["grid"].shape == (w.hires, w.hires)
+    assert math.isfinite(w.frame(n - 1)["grid"].sum())
