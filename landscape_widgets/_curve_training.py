@@ -43,6 +43,7 @@ from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
 from ._live import LatestJob
 from ._planes import Plane
 from ._render import colormap_names
+from ._results import Profile
 
 _STATIC = Path(__file__).parent / "static"
 _SYNC_EVERY = 20  # frames between full re-syncs of the `frames` trait while training
@@ -483,8 +484,19 @@ class CurveTrainingWidget(anywidget.AnyWidget):
             self._shadow.control.copy_(control.to(self._shadow.control.dtype))
             pts = self._shadow.at(torch.linspace(0, 1, _CURVE_POINTS, dtype=torch.float32))
             xy = plane.project(pts.float())
-            off = float(plane.distance(pts.float()).max())
-            prof = curve_profile(self._evaluation, self._shadow, n=self.profile_points)
+            # one control point: the curve is made of w1, theta and w2 alone, so it is as
+            # far from the plane as theta is (cheaper than measuring every point)
+            far = control if len(control) == 1 else pts.float()
+            off = float(plane.distance(far).max())
+            if off <= 1e-5 * self._d:
+                # the curve lies in the plane: its points are plane coordinates, and the
+                # plane's batched engine (kept while theta is dragged) evaluates them at once
+                t = np.linspace(0.0, 1.0, self.profile_points)
+                at_t = self._shadow.at(torch.as_tensor(t, dtype=torch.float32))
+                loss = self._evaluation.evaluate_points(plane, plane.project(at_t))["loss"]
+                prof = Profile(t=t, loss=loss)
+            else:
+                prof = curve_profile(self._evaluation, self._shadow, n=self.profile_points)
         return {
             "curve": encode_array(xy.numpy()),
             "profile": encode_array(prof.loss),
