@@ -129,5 +129,9 @@ def explore(
     if segment is not None:
         start, end = segment
         m.add_segment("slice", start, end)
+        # The slice's first profile adds the plot's marks. Wait for it (tens of ms): a
+        # bqplot Figure view being created when its `marks` change can miss the change
+        # and stay empty, which happened when the profile landed while the cell displayed.
+        m._point_jobs.idle(30)
     surface = SurfaceWidget(log_height=log_scale, width=360, height=360, title="3D surface")
     return Explorer(m, surface, profile)

@@ -317,15 +317,36 @@ class LabPage:
         assert not self.console_errors, "browser console errors:\n" + "\n".join(self.console_errors)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "call":
+        item.call_failed = report.failed  # read by lab_page to keep a picture of the failure
+    return report
+
+
 @pytest.fixture
-def lab_page(chromium, lab_server):
-    """A fresh browser context and page on the session's JupyterLab."""
+def lab_page(request, chromium, lab_server):
+    """A fresh browser context and page on the session's JupyterLab.
+
+    When the test fails, the whole page is saved as
+    ``test-artifacts/<test>/failure.png`` and its console errors printed.
+    """
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    lab = LabPage(page, lab_server)
     try:
-        yield LabPage(page, lab_server)
+        yield lab
     finally:
+        if getattr(request.node, "call_failed", False):
+            folder = ROOT / "test-artifacts" / re.sub(r"[^\w.-]+", "_", request.node.name)
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                page.screenshot(path=str(folder / "failure.png"), full_page=True)
+            except Exception as exc:  # the page may be gone; the failure itself matters more
+                print(f"no failure screenshot: {exc}")
+            print("console errors:", lab.console_errors)
         context.close()
 
 

@@ -277,3 +277,26 @@ def test_the_page_buttons_drive_training(two_nets):
     until(lambda: w.frame(n - 1)["hires"])
     assert w.frame(n - 1)["grid"].shape == (w.hires, w.hires)
     assert math.isfinite(w.frame(n - 1)["grid"].sum())
+
+
+def test_batchnorm_frames_recompute_the_statistics(one_thread):
+    from landscape_widgets import datasets, models, train
+
+    X, y = datasets.digits(120, seed=0)
+    nets = []
+    for seed in range(2):
+        torch.manual_seed(seed)
+        net = models.small_cnn(in_channels=1, classes=10, width=4, bn=True)
+        train(net, (X, y), epochs=2, seed=seed, progress=False)
+        nets.append(net)
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y), subset=60)
+    gen = torch.Generator().manual_seed(0)
+    curve = BezierCurve(*nets)
+    curve.control.data += 0.3 * torch.randn(curve.control.shape, generator=gen)
+    trainer = CurveTrainer(ls, curve, epochs=1, batch_size=60)
+    w = CurveTrainingWidget(trainer, resolution=3, profile_points=5)
+    assert w._ready.wait(120), w.status
+    assert w.bn == "recompute"
+    # the frame's profile is the trainer's own (statistics recomputed at every t)
+    np.testing.assert_allclose(w.frame(0)["profile"], trainer.profile(n=5).loss, rtol=1e-4)
+    assert trainer.profile(n=5).provenance["bn"] == "recompute"
