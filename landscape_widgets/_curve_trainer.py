@@ -88,13 +88,13 @@ class CurveTrainer:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, not {value!r}")
         self.landscape = landscape
-        self.curve = curve.to(landscape.device)
+        self.curve = curve.to(landscape.device, landscape.dtype)
         self.epochs, self.batch_size, self.record_every = epochs, batch_size, record_every
         X, y = _materialize(landscape.data if data is None else data, None, seed)
         self.X = X.to(landscape.device, landscape.dtype)
         self.y = y.to(landscape.device, landscape.dtype if y.is_floating_point() else None)
         # a private network: training-mode BatchNorm must not touch the landscape's statistics
-        self.net = copy.deepcopy(landscape.net).train()
+        self.net = copy.deepcopy(landscape.net).to(landscape.device, landscape.dtype).train()
         self._weights, self._grads = _flat_parameters(self.net, landscape.layout)
         self._twins: dict = {}  # evaluation landscapes by (data, BN recompute), see _evaluator()
         lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)

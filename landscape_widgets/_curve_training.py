@@ -48,6 +48,7 @@ from ._results import Profile
 _STATIC = Path(__file__).parent / "static"
 _SYNC_EVERY = 20  # frames between full re-syncs of the `frames` trait while training
 _CURVE_POINTS = 65  # points of the drawn curve
+_POLL = 0.2  # seconds a queue wait lasts before the threads look for close()
 _STATES = ("preparing", "ready", "training", "paused", "stopped", "finished")
 
 __all__ = ["CurveTrainingWidget"]
@@ -192,19 +193,24 @@ class CurveTrainingWidget(anywidget.AnyWidget):
 
         self.straight_profile = None  # the segment's Profile, once prepared
         self._frames: list[dict] = []  # what the page gets
-        self._records: list[dict] = []  # per frame: control points (for re-renders) and the plane
+        self._records: list[dict] = []  # per frame: control points and window, for re-renders
+        self._first_plane: Plane | None = None
         self._lock = threading.RLock()  # frames, records, the shadow curve, sends
         self._jobs: queue.Queue = queue.Queue(maxsize=1)
         self._ready = threading.Event()
         self._idle = threading.Event()  # no training run in progress (wait() waits for it)
         self._idle.set()
         self._control = threading.Condition()
+        self._starting = threading.Lock()  # one start() at a time (a double click, say)
         self._pause = False
         self._stop = False
-        # Bumped by start(): a status posted by an older run or pause is stale and skipped,
-        # so a quick stop-then-start or pause-then-resume cannot end on the wrong status.
-        self._generation = 0
+        self._closed = False
+        # Each training thread is a run with its own number; a status it posts is applied
+        # only while it is still the current run, so a stop-then-start cannot end on the
+        # old run's "stopped".
+        self._run = 0
         self._trainer_thread: threading.Thread | None = None
+        self._error = ""  # the status of a failure; kept until the next start()
         self._error_text = ""
         self._drags = LatestJob("curve-drag", self._failed)
         self._frame_thread = threading.Thread(
@@ -212,7 +218,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         )
         self._frame_thread.start()
         self.on_msg(self._on_page_message)
-        self._jobs.put(("prepare",))
+        self._put(("prepare",))
 
     # ------------------------------------------------------------ public API
     @property
@@ -227,28 +233,34 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         """
         if not self._ready.wait(120):
             raise RuntimeError("the first frame is not ready after 120 s")
-        if epochs is not None:
-            if not isinstance(epochs, int) or epochs < 1:
-                raise ValueError(f"epochs must be a positive int, not {epochs!r}")
-            self.total_steps = max(self.total_steps, self.trainer.step_count)
-            self.total_steps += epochs * self._steps_per_epoch
-        with self._control:
-            self._generation += 1
-            self._idle.clear()
-            self._pause = False
-            stopping = self._stop
-            old = self._trainer_thread
-            alive = old is not None and old.is_alive()
-            self._control.notify_all()
-        if alive and not stopping:
-            return self  # resumed (or already running)
-        if alive:
-            old.join()  # a stopping run ends after its current step
-        with self._control:
-            self._stop = False
-            self.editable = False
+        if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs must be a positive int, not {epochs!r}")
+        if self._closed:
+            raise RuntimeError("the widget is closed")
+        with self._starting:
+            if epochs is not None:
+                self.total_steps = max(self.total_steps, self.trainer.step_count)
+                self.total_steps += epochs * self._steps_per_epoch
+            with self._control:
+                self._idle.clear()
+                self._pause = False
+                stopping = self._stop
+                old = self._trainer_thread
+                alive = old is not None and old.is_alive()
+                self._control.notify_all()
+            if alive and not stopping:
+                return self  # resumed (or already running)
+            if alive:
+                old.join()  # a stopping run ends after its current step
+            with self._control:
+                self._stop = False
+                self._error = ""
+                self._run += 1
+                run = self._run
+                self.editable = False
+            self._drags.idle(30)  # a drag under way finishes before the first step
             self._trainer_thread = threading.Thread(
-                target=self._train_loop, name="curve-training", daemon=True
+                target=self._train_loop, args=(run,), name="curve-training", daemon=True
             )
             self._trainer_thread.start()
         return self
@@ -276,31 +288,13 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not self._idle.wait(left):
             raise TimeoutError(f"still {self.status} after {timeout} s")
-        if self.status.startswith("error"):
-            raise RuntimeError(self._error_text or self.status)
+        if self._error:
+            raise RuntimeError(f"{self._error}\n{self._error_text}")
         return self
 
     def frame(self, index: int) -> dict:
         """Frame ``index`` as numpy arrays: grid, x, y, curve, profile, controls, step..."""
-        with self._lock:
-            f = self.frames_list()[index]
-        ny, nx = f["shape"]
-        return {
-            "step": f["step"],
-            "epoch": f["epoch"],
-            "loss": f["loss"],
-            "grid": decode_grid(f["grid"], (ny, nx)),
-            "x": np.linspace(*f["x_range"], nx),
-            "y": np.linspace(*f["y_range"], ny),
-            "w1": tuple(f["w1"]),
-            "w2": tuple(f["w2"]),
-            "controls": [tuple(c) for c in f["controls"]],
-            "curve": np.frombuffer(f["curve"], "<f4").reshape(-1, 2),
-            "profile": np.frombuffer(f["profile"], "<f4").astype(np.float64),
-            "barrier": f["barrier"],
-            "off_plane": f["off_plane"],
-            "hires": f["hires"],
-        }
+        return _decoded(self.frames_list()[index])
 
     def frames_list(self) -> list[dict]:
         """The frames recorded so far (the dicts the page gets)."""
@@ -313,14 +307,18 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         The page's frame is replaced by the sharper one (same window and
         colour scale).
         """
-        n = len(self._records)
-        if not -n <= index < n:
-            raise IndexError(f"frame {index} of {n}")
-        index %= n
         res = resolution or self.hires
         if not isinstance(res, int) or res < 2:
             raise ValueError(f"resolution must be an int >= 2, not {res!r}")
-        return self._sharpen(index, res)
+        with self._lock:
+            n = len(self._frames)
+            if not -n <= index < n:
+                raise IndexError(f"frame {index} of {n}")
+            step = self._frames[index]["step"]
+        surface = self._sharpen(step, res)
+        if surface is None:
+            raise IndexError(f"the frame of step {step} was dropped meanwhile")
+        return surface
 
     def show_frame(self, index: int) -> None:
         """Show frame ``index`` on the page (-1: follow the newest)."""
@@ -372,13 +370,10 @@ class CurveTrainingWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop training and the background threads, and close the widget."""
-        if hasattr(self, "_jobs"):  # not when __init__ failed part way
+        if hasattr(self, "_jobs") and not self._closed:  # not when __init__ failed part way
+            self._closed = True  # the threads see it within _POLL seconds and end
             self.stop()
             self._drags.close()
-            try:
-                self._jobs.put_nowait(("quit",))
-            except queue.Full:
-                pass
         super().close()
 
     # ------------------------------------------------------------ geometry
@@ -433,12 +428,23 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         return list(self._window)
 
     # ------------------------------------------------------------ frames
+    def _put(self, job: tuple) -> bool:
+        """Queue a job for the frame thread, waiting while one is queued; False once closed."""
+        while not self._closed:
+            try:
+                self._jobs.put(job, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def _frame_loop(self) -> None:
-        while True:
-            job = self._jobs.get()
+        while not self._closed:
+            try:
+                job = self._jobs.get(timeout=_POLL)
+            except queue.Empty:
+                continue
             kind = job[0]
-            if kind == "quit":
-                return
             try:
                 if kind == "prepare":
                     self._prepare()
@@ -526,7 +532,11 @@ class CurveTrainingWidget(anywidget.AnyWidget):
             "hires": False,
         }
         with self._lock:
-            self._records.append({"control": control, "plane": plane, "window": window})
+            if not self._records:
+                self._first_plane = plane  # theta is dragged in it before training
+            # the control points (4 bytes per weight per control point) for re-renders;
+            # the plane is computed again from them
+            self._records.append({"control": control, "window": window})
             self._frames.append(frame)
             index = len(self._frames) - 1
             if len(self._frames) > self.max_frames:
@@ -557,10 +567,26 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         with self._lock:
             self.frames = list(self._frames)
 
-    def _sharpen(self, index: int, resolution: int):
-        rec = self._records[index]
-        surface, *_ = self._compute(rec["control"], resolution, rec["window"], rec["plane"])
+    def _record_plane(self, index: int) -> Plane:
+        return self._first_plane if index == 0 else self._plane(self._records[index]["control"])
+
+    def _index_of(self, step: int) -> int | None:
         with self._lock:
+            return next((i for i, f in enumerate(self._frames) if f["step"] == step), None)
+
+    def _sharpen(self, step: int, resolution: int):
+        """Re-render the frame of ``step`` (looked up again after the work: frames may
+        have been thinned meanwhile); None if it is gone."""
+        with self._lock:
+            index = self._index_of(step)
+            if index is None:
+                return None
+            rec, plane = self._records[index], self._record_plane(index)
+        surface, *_ = self._compute(rec["control"], resolution, rec["window"], plane)
+        with self._lock:
+            index = self._index_of(step)
+            if index is None:
+                return None
             frame = dict(self._frames[index])
             frame.update(
                 grid=encode_grid(surface.loss),
@@ -575,35 +601,36 @@ class CurveTrainingWidget(anywidget.AnyWidget):
                 self._sync_frames()
         return surface
 
-    def _post_status(self, how: str) -> None:
-        """Queue a status behind the frames already handed over."""
-        with self._control:
-            generation = self._generation
-        self._jobs.put(("status", how, generation))
+    def _post_status(self, how: str, run: int) -> None:
+        """Queue a status of training run ``run`` behind the frames it handed over."""
+        self._put(("status", how, run))
 
-    def _set_status(self, how: str, generation: int) -> None:
+    def _set_status(self, how: str, run: int) -> None:
         with self._control:
-            if generation != self._generation:
-                return  # a newer start() has taken over
+            if run != self._run:
+                return  # a newer run has started
+            if how == "paused" and not self._pause:
+                return  # resumed before this arrived
+            error = self._error
         if how == "training":
-            self.status = how
+            if not error:
+                self.status = how
             return
         self._sync_frames()
         self.progress = min(1.0, self._progress())
-        self.status = how
+        self.status = error or how  # a failure stays on show until the next start()
         self._idle.set()
 
     def _progress(self) -> float:
         return self.trainer.step_count / max(1, self.total_steps)
 
     # ------------------------------------------------------------ training
-    def _train_loop(self) -> None:
+    def _train_loop(self, run: int) -> None:
         tr = self.trainer
-        torch.set_num_threads(1)  # this thread only; the frames get the rest
         losses: list[float] = []
         how = "finished"
         try:
-            self._post_status("training")
+            self._post_status("training", run)
             while tr.step_count < self.total_steps:
                 with self._control:
                     stop, pause = self._stop, self._pause
@@ -611,12 +638,12 @@ class CurveTrainingWidget(anywidget.AnyWidget):
                     if losses:  # a frame shows where training holds
                         self._hand_over(losses)
                         losses = []
-                    self._post_status("paused")
+                    self._post_status("paused", run)
                     with self._control:
                         self._control.wait_for(lambda: not self._pause or self._stop)
                         stop = self._stop
                     if not stop:
-                        self._post_status("training")
+                        self._post_status("training", run)
                 if stop:
                     how = "stopped"
                     break
@@ -629,8 +656,8 @@ class CurveTrainingWidget(anywidget.AnyWidget):
                 self._hand_over(losses)
         except BaseException as exc:
             self._failed(exc, traceback.format_exc())
-            return
-        self._post_status(how)
+            how = "stopped"
+        self._post_status(how, run)
 
     def _hand_over(self, losses: list[float]) -> None:
         tr = self.trainer
@@ -639,7 +666,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         loss = float(np.mean(finite)) if finite else math.nan
         # blocks while a frame is already waiting: training runs at most one frame ahead
         epoch = tr.step_count / self._steps_per_epoch
-        self._jobs.put(("frame", control, tr.step_count, epoch, loss))
+        self._put(("frame", control, tr.step_count, epoch, loss))
 
     # ------------------------------------------------------------ the page
     def _on_page_message(self, _widget, content: dict, _buffers) -> None:
@@ -654,10 +681,10 @@ class CurveTrainingWidget(anywidget.AnyWidget):
                 self.stop()
         elif event == "sharpen":
             index = int(content.get("index", -1))
-            if 0 <= index < len(self._records):
-                threading.Thread(
-                    target=self._jobs.put, args=(("sharpen", index),), daemon=True
-                ).start()
+            with self._lock:
+                step = self._frames[index]["step"] if 0 <= index < len(self._frames) else None
+            if step is not None:  # by step: the index may change if frames are thinned
+                threading.Thread(target=self._put, args=(("sharpen", step),), daemon=True).start()
         elif event == "move":
             self._drags.submit(lambda _cancel, c=dict(content): self._drag(c))
 
@@ -674,8 +701,9 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         if not 0 <= k < curve.control.shape[0]:
             return
         with self._lock:
-            rec = self._records[0]
-            plane = rec["plane"]
+            if not self.editable:  # start() turned it off while this waited for the lock
+                return
+            rec, plane = self._records[0], self._first_plane
             old = curve.control.detach()[k].float().cpu()
             x0, y0 = (float(c) for c in plane.project(old))
             new = old + (x - x0) * plane.u + (y - y0) * plane.v
@@ -697,10 +725,19 @@ class CurveTrainingWidget(anywidget.AnyWidget):
                 self._sync_frames()
 
     def _failed(self, exc: BaseException, text: str) -> None:
+        """A job failed: show it, and end the training run (the next frame would most
+        likely fail the same way); the run's last status keeps the error on show."""
+        error = f"error: {type(exc).__name__}: {exc}"
         self._error_text = text
-        self.status = f"error: {type(exc).__name__}: {exc}"
+        with self._control:
+            self._error = error
+            self._stop = True
+            self._control.notify_all()
+            running = self._trainer_thread is not None and self._trainer_thread.is_alive()
+        self.status = error
         self._ready.set()
-        self._idle.set()
+        if not running:
+            self._idle.set()
 
     # ------------------------------------------------------------ export
     def _images(self, size: tuple[int, int]):
@@ -711,10 +748,10 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         if not frames:
             raise ValueError("no frames recorded yet")
         lo, hi = self.color_range
-        kind = "quadratic Bezier" if self.curve_kind == "bezier" else "polygonal chain"
+        kind = _curve_name(self.trainer.curve)
         images = []
-        for i in range(len(frames)):
-            f = self.frame(i)
+        for raw in frames:
+            f = _decoded(raw)
             surf = Surface(f["x"], f["y"], f["grid"], anchors={"w1": f["w1"], "w2": f["w2"]})
             barrier = "n/a" if f["barrier"] is None else f"{f['barrier']:.3g}"
             images.append(
@@ -749,3 +786,31 @@ def _ffmpeg() -> str:
             "ffmpeg on the PATH. save_gif() works without it."
         )
     return exe
+
+
+def _decoded(f: dict) -> dict:
+    """A frame's bytes as numpy arrays."""
+    ny, nx = f["shape"]
+    return {
+        "step": f["step"],
+        "epoch": f["epoch"],
+        "loss": f["loss"],
+        "grid": decode_grid(f["grid"], (ny, nx)),
+        "x": np.linspace(*f["x_range"], nx),
+        "y": np.linspace(*f["y_range"], ny),
+        "w1": tuple(f["w1"]),
+        "w2": tuple(f["w2"]),
+        "controls": [tuple(c) for c in f["controls"]],
+        "curve": np.frombuffer(f["curve"], "<f4").reshape(-1, 2),
+        "profile": np.frombuffer(f["profile"], "<f4").astype(np.float64),
+        "barrier": f["barrier"],
+        "off_plane": f["off_plane"],
+        "hires": f["hires"],
+    }
+
+
+def _curve_name(curve) -> str:
+    if curve.kind == "bezier":
+        degree = {2: "quadratic", 3: "cubic"}.get(curve.degree, f"degree-{curve.degree}")
+        return f"{degree} Bezier"
+    return f"polygonal chain, {curve.bends} bend{'s' if curve.bends > 1 else ''}"

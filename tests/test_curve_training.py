@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 
 import numpy as np
@@ -28,30 +29,40 @@ from landscape_widgets import _curve_training as ct
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-class Sent(list):
-    """The custom messages a widget sends, with their buffers."""
+class Recorded(CurveTrainingWidget):
+    """Keeps the custom messages it sends, with their buffers, from the first one on."""
 
-    def __call__(self, content, buffers=None):
-        self.append((content, buffers or []))
+    def __init__(self, *args, **kwargs):
+        self.sent = []
+        super().__init__(*args, **kwargs)
+
+    def send(self, content, buffers=None):
+        self.sent.append((content, buffers or []))
 
 
-def make(two_nets, curve_cls=BezierCurve, epochs=5, every=5, **kwargs):
-    X, y, nets = two_nets
-    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
-    trainer = CurveTrainer(
-        ls,
-        curve_cls(nets[0], nets[1]),
-        optimizer="adam",
-        lr=1e-2,
-        epochs=epochs,
-        seed=0,
-        record_every=every,
-    )
-    w = CurveTrainingWidget(trainer, resolution=kwargs.pop("resolution", 9), every=every, **kwargs)
-    sent = Sent()
-    w.send = sent
-    assert w._ready.wait(60), w.status
-    return w, trainer, ls, sent
+@pytest.fixture
+def make(two_nets, request):
+    """make(curve_cls, epochs, every, **widget kwargs) -> (widget, trainer, landscape, sent);
+    every widget made is closed after the test."""
+
+    def make_widget(curve_cls=BezierCurve, epochs=5, every=5, dtype=torch.float32, **kwargs):
+        X, y, nets = two_nets
+        ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y), dtype=dtype)
+        trainer = CurveTrainer(
+            ls,
+            curve_cls(nets[0], nets[1]),
+            optimizer="adam",
+            lr=1e-2,
+            epochs=epochs,
+            seed=0,
+            record_every=every,
+        )
+        w = Recorded(trainer, resolution=kwargs.pop("resolution", 9), every=every, **kwargs)
+        request.addfinalizer(w.close)
+        assert w._ready.wait(60), w.status
+        return w, trainer, ls, w.sent
+
+    return make_widget
 
 
 def until(condition, timeout=60.0):
@@ -66,8 +77,8 @@ def control_at(trainer, step):
     return trainer.history["control"][k].float()
 
 
-def test_frames_show_the_plane_through_w1_w2_theta(two_nets):
-    w, trainer, ls, _ = make(two_nets)
+def test_frames_show_the_plane_through_w1_w2_theta(make):
+    w, trainer, ls, _ = make()
     w.start().wait(120)
     assert w.status == "finished"
     steps = [w.frame(i)["step"] for i in range(w.frame_count)]
@@ -98,20 +109,20 @@ def test_frames_show_the_plane_through_w1_w2_theta(two_nets):
         assert f["barrier"] == pytest.approx(prof.barrier(), rel=1e-3, abs=1e-6)
 
 
-def test_the_colour_scale_is_fixed_from_the_first_frame(two_nets):
-    w, *_ = make(two_nets)
+def test_the_colour_scale_is_fixed_from_the_first_frame(make):
+    w, *_ = make()
     first = w.frame(0)["grid"]
     expected = [float(first.min()), float(np.percentile(first, 90))]
     assert w.color_range == pytest.approx(expected)
     w.start().wait(120)
     assert w.color_range == pytest.approx(expected)
     # a given range is kept as given
-    fixed, *_ = make(two_nets, color_range=(0.01, 3.0))
+    fixed, *_ = make(color_range=(0.01, 3.0))
     assert fixed.color_range == [0.01, 3.0]
 
 
-def test_pause_stop_and_resume_keep_every_step(two_nets):
-    w, trainer, _, _ = make(two_nets, epochs=30)
+def test_pause_stop_and_resume_keep_every_step(make):
+    w, trainer, _, _ = make(epochs=30)
     w.start()
     until(lambda: trainer.step_count >= 10)
     w.pause().wait(60)
@@ -134,11 +145,11 @@ def test_pause_stop_and_resume_keep_every_step(two_nets):
     assert trainer.step_count == 124 and w.status == "finished"
 
 
-def test_dragging_theta_before_training_sets_the_initial_curve(two_nets):
-    w, trainer, ls, sent = make(two_nets)
+def test_dragging_theta_before_training_sets_the_initial_curve(make):
+    w, trainer, ls, sent = make()
     assert w.editable
     w1, w2 = trainer.curve.w1.float(), trainer.curve.w2.float()
-    plane = w._records[0]["plane"]
+    plane = w._first_plane
     x, y = 0.5 * w.frame(0)["w2"][0], 6.0
     w._on_page_message(w, {"event": "move", "seq": 7, "index": 0, "x": x, "y": y}, [])
     w._drags.idle(30)
@@ -162,8 +173,8 @@ def test_dragging_theta_before_training_sets_the_initial_curve(two_nets):
     torch.testing.assert_close(trainer.curve.control.detach(), before)
 
 
-def test_frames_are_in_the_widget_state_and_messages(two_nets):
-    w, _, _, sent = make(two_nets)
+def test_frames_are_in_the_widget_state_and_messages(make):
+    w, _, _, sent = make()
     w.start().wait(120)
     state = w.get_state()
     assert len(state["frames"]) == w.frame_count > 2
@@ -180,8 +191,8 @@ def test_frames_are_in_the_widget_state_and_messages(two_nets):
     assert state["straight"]["barrier"] > 0.3  # the segment crosses a ridge
 
 
-def test_a_frame_re_rendered_sharper_is_the_same_plane(two_nets):
-    w, trainer, ls, _ = make(two_nets)
+def test_a_frame_re_rendered_sharper_is_the_same_plane(make):
+    w, trainer, ls, _ = make()
     w.start().wait(120)
     f = w.frame(2)
     surf = w.render_frame(2, resolution=24)
@@ -199,8 +210,8 @@ def test_a_frame_re_rendered_sharper_is_the_same_plane(two_nets):
         w.render_frame(w.frame_count)
 
 
-def test_long_runs_are_thinned(two_nets):
-    w, trainer, _, _ = make(two_nets, epochs=10, every=1, max_frames=8)
+def test_long_runs_are_thinned(make):
+    w, trainer, _, _ = make(epochs=10, every=1, max_frames=8)
     w.start().wait(120)
     steps = [w.frame(i)["step"] for i in range(w.frame_count)]
     assert w.frame_count <= 8 and steps[0] == 0 and steps[-1] == trainer.step_count == 40
@@ -208,8 +219,8 @@ def test_long_runs_are_thinned(two_nets):
     assert len(w.get_state()["frames"]) == w.frame_count
 
 
-def test_polychain_frames_and_several_bends(two_nets):
-    w, trainer, _, _ = make(two_nets, curve_cls=PolyChain)
+def test_polychain_frames_and_several_bends(make, two_nets):
+    w, trainer, _, _ = make(curve_cls=PolyChain)
     w.start().wait(120)
     f = w.frame(-1)
     # the chain w1 - theta - w2, drawn through theta
@@ -227,8 +238,8 @@ def test_polychain_frames_and_several_bends(two_nets):
     assert len(g["controls"]) == 2 and g["off_plane"] > 0  # drawn as its projection
 
 
-def test_gif_and_mp4(two_nets, tmp_path, monkeypatch):
-    w, *_ = make(two_nets)
+def test_gif_and_mp4(make, tmp_path, monkeypatch):
+    w, *_ = make()
     w.start().wait(120)
     gif = w.save_gif(tmp_path / "curve.gif", size=(400, 320))
     with Image.open(gif) as im:
@@ -266,8 +277,8 @@ def test_bad_arguments(two_nets):
         CurveTrainingWidget(trainer, colormap="jet")
 
 
-def test_the_page_buttons_drive_training(two_nets):
-    w, trainer, _, _ = make(two_nets, epochs=2)
+def test_the_page_buttons_drive_training(make):
+    w, trainer, _, _ = make(epochs=2)
     w._on_page_message(w, {"event": "control", "action": "start"}, [])
     until(lambda: trainer.step_count > 0)
     w.wait(60)
@@ -300,3 +311,71 @@ def test_batchnorm_frames_recompute_the_statistics(one_thread):
     # the frame's profile is the trainer's own (statistics recomputed at every t)
     np.testing.assert_allclose(w.frame(0)["profile"], trainer.profile(n=5).loss, rtol=1e-4)
     assert trainer.profile(n=5).provenance["bn"] == "recompute"
+
+
+def test_two_starts_at_once_train_once(make):
+    w, trainer, _, _ = make(epochs=10)
+    threads = [threading.Thread(target=w.start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.wait(120)
+    assert trainer.history["step"] == list(range(1, 41))  # no step taken twice
+
+
+def test_wait_after_stop_then_start_waits_for_the_new_run(make):
+    w, trainer, _, _ = make(epochs=40)
+    w.start()
+    until(lambda: trainer.step_count >= 5)
+    w.stop()
+    w.start()  # at once: the first run's "stopped" must not end the wait
+    w.wait(120)
+    assert w.status == "finished" and trainer.step_count == w.total_steps == 160
+
+
+def test_close_ends_the_threads(make):
+    w, trainer, _, _ = make(epochs=40)
+    w.start()
+    until(lambda: trainer.step_count >= 5)
+    w.close()
+    w._frame_thread.join(5)
+    w._trainer_thread.join(5)
+    assert not w._frame_thread.is_alive() and not w._trainer_thread.is_alive()
+    assert trainer.step_count < 160
+    with pytest.raises(RuntimeError, match="closed"):
+        w.start()
+
+
+def test_a_failing_frame_stops_training_and_wait_says_why(make, monkeypatch):
+    w, trainer, _, _ = make(epochs=40)
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise MemoryError("no room for this grid")
+
+    monkeypatch.setattr(w._evaluation, "evaluate", broken)
+    w.start()
+    with pytest.raises(RuntimeError, match="no room for this grid"):
+        w.wait(60)
+    assert w.status == "error: MemoryError: no room for this grid"
+    # the run ended at the first failure (one more frame may have been handed over)
+    assert trainer.step_count < 160 and len(calls) <= 2
+    monkeypatch.undo()
+    w.start().wait(120)  # Train again is a retry
+    assert w.status == "finished" and trainer.step_count == 160
+
+
+def test_float64_landscapes_train(make):
+    w, trainer, ls, _ = make(epochs=2, dtype=torch.float64)
+    assert trainer.curve.control.dtype == torch.float64
+    w.start().wait(120)
+    assert w.status == "finished" and trainer.step_count == 8
+    theta = trainer.curve.control.detach()[0]
+    expected = ls.metrics_at(
+        BezierCurve(trainer.curve.w1, trainer.curve.w2, init=theta[None]).at(0.5)
+    )
+    assert np.interp(0.5, np.linspace(0, 1, 33), w.frame(-1)["profile"]) == pytest.approx(
+        expected["loss"], rel=1e-3
+    )

@@ -519,7 +519,12 @@ function render({ model, el }) {
     schedule();
   };
 
-  const control = (action) => () => send({ event: "control", action });
+  // A clicked button stays disabled until the kernel's next status redraws the row, so a
+  // double click cannot ask twice.
+  const control = (action) => (ev) => {
+    ev.currentTarget.disabled = true;
+    send({ event: "control", action });
+  };
   const onSharpen = () => {
     const shown = shownIndex(player, frames.length);
     if (shown >= 0) send({ event: "sharpen", index: shown });

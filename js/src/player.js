@@ -88,13 +88,15 @@ export function tick(player, count) {
 }
 
 /**
- * Which buttons are enabled for a training status: Train when ready, paused
- * or stopped; Pause while training; Stop while training or paused; Sharpen
+ * Which buttons are enabled for a training status: Train when ready, paused,
+ * stopped or failed; Pause while training; Stop while training or paused; Sharpen
  * when a frame is shown that is not already at high resolution.
  */
 export function buttonStates(status, shownFrame) {
   return {
-    train: status === "ready" || status === "paused" || status === "stopped",
+    // after an error, Train is a retry
+    train:
+      status === "ready" || status === "paused" || status === "stopped" || status.startsWith("error"),
     pause: status === "training",
     stop: status === "training" || status === "paused",
     sharpen: Boolean(shownFrame) && !shownFrame.hires,

@@ -123,7 +123,7 @@ describe("buttons", () => {
       paused: [true, false, true],
       stopped: [true, false, false],
       finished: [false, false, false],
-      "error: out of memory": [false, false, false],
+      "error: out of memory": [true, false, false],
     };
     for (const [status, want] of Object.entries(table)) {
       const b = buttonStates(status, frame);
