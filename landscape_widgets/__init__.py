@@ -1,6 +1,6 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
-from . import datasets, models
+from . import datasets, hessian, models
 from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
 from ._curve_training import CurveTrainingWidget
 from ._curves import BezierCurve, PolyChain
@@ -39,6 +39,7 @@ __all__ = [
     "as_vector",
     "datasets",
     "explore",
+    "hessian",
     "export_html",
     "models",
     "train",

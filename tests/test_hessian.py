@@ -1,0 +1,100 @@
+"""Curvature from Hessian-vector products, against the full Hessian of a network
+small enough to form it (torch.func.hessian) and against finite differences."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscape_widgets import Landscape, Plane, datasets, hessian, train
+from landscape_widgets._weights import weights_of
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A 2-6-3 tanh MLP (39 weights) on 90 spirals points, in float64, and its full Hessian."""
+    X, y = datasets.spirals(90, classes=3, seed=0)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 3))
+    train(net, (X, y), epochs=30, optimizer="adam", lr=1e-2, progress=False)
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y), dtype=torch.float64, batch_size=32)
+    w = weights_of(net).double()
+    ref = copy.deepcopy(net).double()  # an independent float64 copy to differentiate
+
+    def loss(vec):
+        params = ls.layout.split(vec)
+        out = torch.func.functional_call(ref, params, (X.double(),))
+        return nn.functional.cross_entropy(out, y)
+
+    H = torch.func.hessian(loss)(w)
+    return ls, w, H, loss
+
+
+def test_hvp_is_the_hessian_times_v_and_a_finite_difference(tiny):
+    ls, w, H, loss = tiny
+    v = torch.randn(w.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    hv = hessian.hvp(ls, w, v)
+    torch.testing.assert_close(hv, H @ v, rtol=1e-8, atol=1e-10)
+    eps = 1e-5
+    grad = torch.func.grad(loss)
+    fd = (grad(w + eps * v) - grad(w - eps * v)) / (2 * eps)
+    torch.testing.assert_close(hv, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_top_eigenvalues_match_eigvalsh(tiny):
+    ls, w, H, _ = tiny
+    exact = torch.linalg.eigvalsh(H).numpy()
+    by_magnitude = exact[np.argsort(-np.abs(exact))]
+    values, vectors = hessian.top_eigenvalues(ls, w, k=3, iters=500, tol=1e-10)
+    np.testing.assert_allclose(values, by_magnitude[:3], rtol=1e-5)
+    for lam, vec in zip(values, vectors, strict=True):
+        torch.testing.assert_close(H @ vec, lam * vec, rtol=1e-3, atol=1e-6 * abs(lam))
+
+
+def test_trace_estimate_is_within_its_error_of_the_exact_trace(tiny):
+    ls, w, H, _ = tiny
+    estimate, stderr = hessian.trace(ls, w, samples=400, seed=0)
+    exact = float(torch.trace(H))
+    assert stderr > 0
+    assert abs(estimate - exact) < 4 * stderr
+
+
+def test_eigen_ratio_grid_matches_the_spectrum_at_each_point(tiny):
+    ls, w, _, loss = tiny
+    torch.manual_seed(3)
+    plane = Plane.random(ls.net, seed=3)
+    surf = hessian.eigen_ratio_grid(
+        ls,
+        plane,
+        resolution=2,
+        bounds=(-0.5, 0.5, -0.5, 0.5),
+        iters=400,
+        tol=1e-10,
+        progress=False,
+    )
+    assert surf.loss.shape == (2, 2)
+    for i, yv in enumerate(surf.y):
+        for j, xv in enumerate(surf.x):
+            H = torch.func.hessian(loss)(plane.point(float(xv), float(yv)).double())
+            ev = torch.linalg.eigvalsh(H).numpy()
+            big = ev[np.argmax(np.abs(ev))]
+            small = ev.min() if big > 0 else ev.max()
+            assert surf.metrics["lambda_max"][i, j] == pytest.approx(big, rel=1e-4)
+            assert surf.metrics["lambda_min"][i, j] == pytest.approx(small, rel=1e-3, abs=1e-6)
+            assert surf.loss[i, j] == pytest.approx(abs(small / big), rel=1e-3, abs=1e-6)
+
+
+def test_bad_input(tiny):
+    ls, w, _, _ = tiny
+    with pytest.raises(ValueError):
+        hessian.top_eigenvalues(ls, w, k=0)
+    with pytest.raises(ValueError):
+        hessian.trace(ls, w, samples=1)
+    with pytest.raises(ValueError, match="entries"):
+        hessian.hvp(ls, w, torch.ones(3))
