@@ -1,6 +1,6 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
-from . import datasets, hessian, models
+from . import datasets, hessian, models, schedules
 from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
 from ._curve_training import CurveTrainingWidget
 from ._curves import BezierCurve, PolyChain
@@ -40,6 +40,7 @@ __all__ = [
     "datasets",
     "explore",
     "hessian",
+    "schedules",
     "export_html",
     "models",
     "train",
