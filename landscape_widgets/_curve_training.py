@@ -473,9 +473,10 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         self._ready.set()
 
     def _compute(self, control: torch.Tensor, resolution: int, window=None, plane=None):
-        """Grid, curve and profile for one set of control points."""
+        """The loss grid of the plane through w1, w2 and the control points (or of
+        ``plane``), with the plane, the control points' coordinates and the window."""
         plane = plane or self._plane(control)
-        coords = plane.project(control).reshape(-1, 2).numpy().astype(np.float64)
+        coords = _plane_coords(plane, control)
         window = window or self._grow_window(coords)
         surface = self._evaluation.evaluate(
             plane, resolution, bounds=window, strategy=self.strategy, progress=False
@@ -521,10 +522,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
             "step": int(step),
             "epoch": float(epoch),
             "loss": None if loss is None else _finite_or_none(loss),
-            "grid": encode_grid(surface.loss),
-            "shape": list(surface.loss.shape),
-            "x_range": [float(surface.x[0]), float(surface.x[-1])],
-            "y_range": [float(surface.y[0]), float(surface.y[-1])],
+            **_grid_fields(surface),
             "w1": [0.0, 0.0],
             "w2": [self._d, 0.0],
             "controls": coords.tolist(),
@@ -587,14 +585,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
             index = self._index_of(step)
             if index is None:
                 return None
-            frame = dict(self._frames[index])
-            frame.update(
-                grid=encode_grid(surface.loss),
-                shape=list(surface.loss.shape),
-                x_range=[float(surface.x[0]), float(surface.x[-1])],
-                y_range=[float(surface.y[0]), float(surface.y[-1])],
-                hires=True,
-            )
+            frame = {**self._frames[index], **_grid_fields(surface), "hires": True}
             self._frames[index] = frame
             self._publish(index, frame)
             if self.status != "training":
@@ -713,7 +704,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
             history = self.trainer.history
             if history["control_step"] and history["control_step"][-1] == 0:
                 history["control"][-1] = curve.control.detach().cpu().clone()
-            coords = plane.project(control).reshape(-1, 2).numpy().astype(np.float64)
+            coords = _plane_coords(plane, control)
             frame = dict(self._frames[0])
             frame.update(controls=coords.tolist(), **self._curve_part(control, plane))
             self._frames[0] = frame
@@ -809,8 +800,24 @@ def _decoded(f: dict) -> dict:
     }
 
 
+def _plane_coords(plane: Plane, control: torch.Tensor) -> np.ndarray:
+    """The control points' plane coordinates, shape (K-1, 2)."""
+    return plane.project(control).reshape(-1, 2).numpy().astype(np.float64)
+
+
+def _grid_fields(surface) -> dict:
+    """A frame's grid: float32 bytes, shape and the coordinates of its first and last cells."""
+    return {
+        "grid": encode_grid(surface.loss),
+        "shape": list(surface.loss.shape),
+        "x_range": [float(surface.x[0]), float(surface.x[-1])],
+        "y_range": [float(surface.y[0]), float(surface.y[-1])],
+    }
+
+
 def _curve_name(curve) -> str:
+    """The curve's name in titles, as the page's curveName() (js/src/frames.js) writes it."""
     if curve.kind == "bezier":
-        degree = {2: "quadratic", 3: "cubic"}.get(curve.degree, f"degree-{curve.degree}")
-        return f"{degree} Bezier"
-    return f"polygonal chain, {curve.bends} bend{'s' if curve.bends > 1 else ''}"
+        names = {2: "quadratic Bezier", 3: "cubic Bezier"}
+        return names.get(curve.degree, f"Bezier curve of degree {curve.degree}")
+    return f"polygonal chain ({curve.bends} bends)" if curve.bends > 1 else "polygonal chain"

@@ -83,8 +83,6 @@ class _Curve(nn.Module):
 
         Differentiable in the control points.
         """
-        if isinstance(t, float | int):
-            return self._at_number(float(t))
         tt = torch.as_tensor(t, dtype=self.w1.dtype, device=self.w1.device)
         scalar = tt.dim() == 0
         tt = tt.reshape(-1)
@@ -92,18 +90,6 @@ class _Curve(nn.Module):
             raise ValueError("t must lie in [0, 1]")
         out = self.coefficients(tt) @ self.points()
         return out[0] if scalar else out
-
-    def _at_number(self, t: float) -> torch.Tensor:
-        # One t per training step: no tensor for t, no concatenation of the
-        # points, only the coefficients that are not zero.
-        if not 0.0 <= t <= 1.0:
-            raise ValueError("t must lie in [0, 1]")
-        c = self._coefficients_of(t)
-        w = torch.add(self.w1 * c[0], self.w2, alpha=c[-1])
-        for k, ck in enumerate(c[1:-1]):
-            if ck != 0.0:
-                w = torch.add(w, self.control[k], alpha=ck)
-        return w
 
     def write_at(self, t: float, out: torch.Tensor) -> list[float]:
         """Write ``phi(t)`` into ``out`` (no autograd graph); return the coefficients."""

@@ -124,23 +124,27 @@ def top_eigenvalues(
     w = f.weights(weights)
     if k > w.numel():
         raise ValueError(f"k={k} is more than the {w.numel()} weights")
-    values, vectors = _block_power(lambda vs: f.hvp(w, vs), w, k, iters, tol, seed)
-    return values, vectors
+    return _block_power(lambda vs: f.hvp(w, vs), w, k, iters, tol, seed)
+
+
+def _ritz(V: torch.Tensor, HV: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rayleigh-Ritz on the span of V's rows: the eigenpairs of the k x k projection
+    of H, sorted by magnitude (values, and the rotation S taking V to the Ritz vectors)."""
+    T = (V.double() @ HV.double().T + HV.double() @ V.double().T) / 2
+    theta, S = torch.linalg.eigh(T)
+    order = torch.argsort(theta.abs(), descending=True)
+    return theta[order], S[:, order]
 
 
 def _block_power(apply_h, w, k, iters, tol, seed, shift: float = 0.0):
+    """Block power iteration on H - shift*I; eigenvalues (of H) and eigenvectors."""
     gen = torch.Generator().manual_seed(seed)
     V = torch.randn(k, w.numel(), generator=gen, dtype=torch.float64).to(w.device, w.dtype)
     V = torch.linalg.qr(V.T).Q.T
     last = None
-    values = None
     for _ in range(iters):
         HV = apply_h(V) - shift * V
-        # Rayleigh-Ritz on span(V): the best k eigenpairs that subspace holds
-        T = (V.double() @ HV.double().T + HV.double() @ V.double().T) / 2
-        theta, S = torch.linalg.eigh(T)
-        order = torch.argsort(theta.abs(), descending=True)
-        theta, S = theta[order], S[:, order]
+        theta, S = _ritz(V, HV)
         values = theta.cpu().numpy() + shift
         V = torch.linalg.qr((S.T.to(HV.dtype) @ HV).T).Q.T
         if last is not None and np.all(
@@ -148,13 +152,9 @@ def _block_power(apply_h, w, k, iters, tol, seed, shift: float = 0.0):
         ):
             break
         last = values
-    # the eigenvectors: rotate the final basis the same way
-    HV = apply_h(V) - shift * V
-    T = (V.double() @ HV.double().T + HV.double() @ V.double().T) / 2
-    theta, S = torch.linalg.eigh(T)
-    order = torch.argsort(theta.abs(), descending=True)
-    vectors = (S[:, order].T.to(V.dtype) @ V).contiguous()
-    return theta[order].cpu().numpy() + shift, vectors
+    # the eigenvectors: the final basis rotated to its Ritz vectors
+    theta, S = _ritz(V, apply_h(V) - shift * V)
+    return theta.cpu().numpy() + shift, (S.T.to(V.dtype) @ V).contiguous()
 
 
 def trace(landscape, weights, samples: int = 100, seed: int = 0) -> tuple[float, float]:

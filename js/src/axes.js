@@ -11,15 +11,16 @@ export const MIN_TICK_GAP = 14;
 export const COLORBAR = Object.freeze({ gap: 14, width: 14 });
 
 /**
- * Rectangle of the plot area inside a width x height canvas.
+ * Rectangle of the plot area inside a width x height canvas, with the map's
+ * margins or others ({left, right, top, bottom}).
  * @returns {{x0: number, y0: number, x1: number, y1: number}}
  */
-export function plotBox(width, height) {
+export function plotBox(width, height, margin = MARGIN) {
   return {
-    x0: MARGIN.left,
-    y0: MARGIN.top,
-    x1: Math.max(MARGIN.left + 1, width - MARGIN.right),
-    y1: Math.max(MARGIN.top + 1, height - MARGIN.bottom),
+    x0: margin.left,
+    y0: margin.top,
+    x1: Math.max(margin.left + 1, width - margin.right),
+    y1: Math.max(margin.top + 1, height - margin.bottom),
   };
 }
 

@@ -2,7 +2,7 @@
 // and the axis ranges they keep fixed while an animation runs, so the lines
 // move and the axes do not. The range and scale functions are pure.
 
-import { MIN_TICK_GAP, formatTick, logTicks, niceTicks, scale } from "./axes.js";
+import { MIN_TICK_GAP, formatTick, logTicks, niceTicks, plotBox, scale } from "./axes.js";
 import { FONT } from "./draw.js";
 
 const TITLE_FONT = "bold 12px system-ui, -apple-system, 'Segoe UI', sans-serif";
@@ -14,12 +14,7 @@ export const PLOT_MARGIN = Object.freeze({ left: 52, right: 14, top: 40, bottom:
 
 /** Rectangle of the plot area inside a width x height canvas. */
 export function lineBox(width, height) {
-  return {
-    x0: PLOT_MARGIN.left,
-    y0: PLOT_MARGIN.top,
-    x1: Math.max(PLOT_MARGIN.left + 1, width - PLOT_MARGIN.right),
-    y1: Math.max(PLOT_MARGIN.top + 1, height - PLOT_MARGIN.bottom),
-  };
+  return plotBox(width, height, PLOT_MARGIN);
 }
 
 /**
