@@ -12,6 +12,7 @@ from ._profile_plot import LossCurve, ProfilePlot
 from ._results import Profile, Surface
 from ._surface3d import SurfaceWidget
 from ._train import TrainResult, train
+from ._trajectory import PlanePath, Trajectory, record_trajectory
 from ._weights import ParamLayout, as_vector, weights_of
 from ._widget import LandscapeWidget
 
@@ -30,12 +31,14 @@ __all__ = [
     "LossCurve",
     "ParamLayout",
     "Plane",
+    "PlanePath",
     "Profile",
     "ProfilePlot",
     "StrategyUnavailable",
     "Surface",
     "SurfaceWidget",
     "TrainResult",
+    "Trajectory",
     "as_vector",
     "datasets",
     "explore",
@@ -43,6 +46,7 @@ __all__ = [
     "schedules",
     "export_html",
     "models",
+    "record_trajectory",
     "train",
     "weights_of",
 ]

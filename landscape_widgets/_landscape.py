@@ -198,6 +198,7 @@ class Landscape:
         self.device = _resolve_device(device)
         self.dtype = dtype
         self.layout = ParamLayout.of(model)
+        self.model = model  # as given: optimizer runs from the map train copies of it
         self.loss_fn = loss_fn
         self.bn = bn
         self.seed = seed

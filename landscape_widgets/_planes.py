@@ -247,7 +247,7 @@ class Plane:
     @classmethod
     def pca(
         cls,
-        trajectory: Sequence[WeightsLike],
+        trajectory,
         model: nn.Module | None = None,
     ) -> Plane:
         """The plane of the top two principal directions of a trajectory.
@@ -259,6 +259,11 @@ class Plane:
         explained variance ratio of each component and the path's plane
         coordinates; ``anchors`` the start and the end.
 
+        ``trajectory`` is a sequence of weights, a ``Trajectory``, or a list of
+        trajectories: then the components are those of their union, the
+        origin is the end of the first one, and ``info["paths"]`` holds each
+        one's plane coordinates.
+
         Examples
         --------
         >>> path = [torch.tensor([float(i), 0.1 * i * i, 0.0]) for i in range(5)]
@@ -267,12 +272,18 @@ class Plane:
         1.0
         """
         layout = ParamLayout.of(model) if model is not None else None
-        points = [_vector(w, layout, f"trajectory[{i}]") for i, w in enumerate(trajectory)]
+        groups = _trajectory_groups(trajectory)
+        grouped = [
+            [_vector(w, layout, f"trajectory[{i}]") for i, w in enumerate(g)] for g in groups
+        ]
+        points = [p for g in grouped for p in g]
         if len(points) < 3:
             raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {len(points)}")
         _check_same_size({f"trajectory[{i}]": p for i, p in enumerate(points)})
-        last = points[-1]
-        m = torch.stack(points[:-1]).double() - last.double()  # (K, P)
+        last = grouped[0][-1]
+        # every point but the origin itself, first trajectory first
+        rest = grouped[0][:-1] + [p for g in grouped[1:] for p in g]
+        m = torch.stack(rest).double() - last.double()  # (K, P)
         # principal components of the offsets: centred, as PCA is; rows are
         # few and columns many, so the SVD of the K x P matrix is cheap
         _, s, vh = torch.linalg.svd(m - m.mean(dim=0), full_matrices=False)
@@ -284,13 +295,18 @@ class Plane:
         u = u if c0 @ u >= 0 else -u
         v = v if c0 @ v >= 0 else -v
         var = (s**2 / (s**2).sum()).tolist()
-        coords = torch.stack([m @ u, m @ v], dim=1).tolist() + [[0.0, 0.0]]
+        paths = [
+            [tuple(map(float, c)) for c in (torch.stack(g).double() - last.double()) @ uv.T]
+            for g, uv in ((g, torch.stack([u, v])) for g in grouped)
+        ]
         info = {
             "explained_variance": var[:2],
             "explained_variance_all": var,
-            "path": [tuple(map(float, c)) for c in coords],
+            "path": [c for p in paths for c in p],
         }
-        anchors = {"start": tuple(coords[0]), "end": (0.0, 0.0)}
+        if len(paths) > 1:
+            info["paths"] = paths
+        anchors = {"start": paths[0][0], "end": (0.0, 0.0)}
         return cls(last.clone(), u.float(), v.float(), "pca", anchors, info)
 
     @classmethod
@@ -331,6 +347,24 @@ class Plane:
             "flat_index": flat,
         }
         return cls(origin, u, v, "weights", anchors, info)
+
+
+def _trajectory_groups(trajectory) -> list[list]:
+    """Weights grouped per trajectory: a Trajectory (anything with a 2-D
+    ``weights`` tensor), a list of them, or one sequence of weight vectors."""
+
+    def rows(t):
+        w = getattr(t, "weights", None)
+        return list(w) if isinstance(w, torch.Tensor) and w.dim() == 2 else None
+
+    if rows(trajectory) is not None:
+        return [rows(trajectory)]
+    items = list(trajectory)
+    if items and all(rows(t) is not None for t in items):
+        return [rows(t) for t in items]
+    if any(rows(t) is not None for t in items):
+        raise TypeError("a mix of trajectories and weights: pass trajectories or weights")
+    return [items]
 
 
 def _as_tuple(index: int | Sequence[int]) -> tuple[int, ...]:

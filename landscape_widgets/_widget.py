@@ -144,8 +144,17 @@ class LandscapeWidget(anywidget.AnyWidget):
     ).tag(sync=True)
     overlays = traitlets.List(
         default_value=[],
-        help="[{name, xy, color}]: fixed polylines (xy: float32 bytes x0, y0, x1, y1, ...); "
-        "see set_overlay(); default []",
+        help="[{name, xy, color, label, steps}]: fixed polylines (xy: float32 bytes x0, y0, "
+        "x1, y1, ...; steps, for trajectories: float32 bytes, one optimisation step per "
+        "point); see set_overlay(); default []",
+    ).tag(sync=True)
+    player_step = traitlets.Int(
+        -1,
+        help="int: the step the trajectory player shows (paths drawn up to it); -1 shows "
+        "whole paths; set it to show a step, the page's player moves freely; default -1",
+    ).tag(sync=True)
+    activity = traitlets.Unicode(
+        "", help="str: background work besides the grid (optimizer runs); default ''"
     ).tag(sync=True)
     probe_results = traitlets.Dict(
         default_value={},
@@ -229,6 +238,9 @@ class LandscapeWidget(anywidget.AnyWidget):
         self._grid_jobs: LatestJob | None = None
         self._point_jobs: LatestJob | None = None
         self._error_text = ""
+        self._page_moving = False
+        self.trajectories: dict[str, Any] = {}
+        self._starts = None
         self.metric = metric
 
         self.on_msg(self._on_page_message)
@@ -406,13 +418,105 @@ class LandscapeWidget(anywidget.AnyWidget):
             self.points = [p for p in self.points if p["name"] not in path["points"]]
         self.profiles.pop(name, None)
 
-    def set_overlay(self, name: str, xy, color: str = "#222222", label: str | None = None) -> None:
-        """Draw a fixed polyline (trajectory, trained curve) given as (n, 2) plane coordinates."""
+    def set_overlay(
+        self,
+        name: str,
+        xy,
+        color: str = "#222222",
+        label: str | None = None,
+        steps=None,
+    ) -> None:
+        """Draw a fixed polyline (trajectory, trained curve) given as (n, 2) plane coordinates.
+
+        With ``steps`` (one non-decreasing number per point) the page's player
+        can replay it: at step s the line is drawn up to its last point with
+        step <= s, with a marker at its head.
+        """
+        from ._trajectory_map import encode_steps
+
         arr = np.asarray(xy, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 1:
             raise ValueError(f"xy must have shape (n, 2), not {arr.shape}")
         entry = {"name": name, "xy": encode_array(arr), "color": color, "label": label or name}
+        if steps is not None:
+            entry["steps"] = encode_array(encode_steps(steps, len(arr)))
         self.overlays = [o for o in self.overlays if o["name"] != name] + [entry]
+
+    def add_trajectory(
+        self,
+        trajectory: Any,
+        name: str | None = None,
+        color: str | None = None,
+        label: str | None = None,
+    ):
+        """Project a :class:`Trajectory` onto the map's plane and draw it for the player.
+
+        Returns the :class:`PlanePath` (plane coordinates and each point's
+        distance to the plane), also kept in ``trajectories[name]``. A path
+        that leaves the plane says so in the legend, with its largest
+        distance: its shadow can cross terrain the run never touched.
+        """
+        from ._trajectory import Trajectory
+        from ._trajectory_map import overlay_label, trajectory_color
+
+        if not isinstance(trajectory, Trajectory):
+            raise TypeError(f"expected a Trajectory, not {type(trajectory).__name__}")
+        if self.plane is None:
+            raise ValueError("the map has no plane to project onto (it was made from a Surface)")
+        name = name or trajectory.label or f"trajectory{len(self.trajectories) + 1}"
+        path = trajectory.project(self.plane)
+        scale = float(self.plane.origin.norm())
+        if color is None:
+            known = [o["name"] for o in self.overlays if "steps" in o]
+            k = known.index(name) if name in known else len(known)
+            color = trajectory_color(k)
+        text = overlay_label(label or trajectory.label or name, path, scale)
+        self.trajectories[name] = path
+        self.set_overlay(name, path.xy, color=color, label=text, steps=path.steps)
+        return path
+
+    def add_start(
+        self,
+        name: str,
+        x: float,
+        y: float,
+        runs=("sgd", "momentum", "rmsprop", "adam"),
+        *,
+        mode: str = "plane",
+        steps: int = 100,
+        batch_size: int | None = None,
+        every: int = 1,
+        seed: int = 0,
+        model: Any = None,
+        data: Any = None,
+        colors: Sequence[str] | None = None,
+    ) -> None:
+        """A draggable start: the optimizers in ``runs`` run from it wherever it is dropped.
+
+        ``runs`` names optimizers ("sgd", "momentum", "rmsprop", "adam") or maps
+        a label to :func:`record_trajectory` arguments, e.g.
+        ``{"sgd": {"lr": 0.1}, "adam b=32": {"optimizer": "adam", "batch_size": 32}}``.
+        ``mode="plane"`` trains only the two plane coordinates: exact two-weight
+        dynamics on a ``Plane.weights`` map, the in-plane gradient flow on any
+        other plane. ``mode="full"`` trains every weight from the dropped point
+        and draws the path's projection, with its distance to the plane in the
+        legend. Runs use the landscape's model, data (all of it) and loss
+        unless ``model``/``data`` are given; the trajectories are in
+        ``runs_from(name)``.
+        """
+        from ._trajectory_map import Starts, start_spec
+
+        spec = start_spec(self, runs, mode, steps, batch_size, every, seed, model, data, colors)
+        if self._starts is None:
+            self._starts = Starts(self, self._job_failed)
+        self.add_probe(name, x, y)
+        self._starts.add(name, spec)
+
+    def runs_from(self, start: str) -> dict:
+        """The trajectories last run from a start, ``{label: Trajectory}``."""
+        if self._starts is None or start not in self._starts.specs:
+            raise KeyError(f"no start named {start!r}")
+        return dict(self._starts.runs.get(start, {}))
 
     def remove_overlay(self, name: str) -> None:
         self.overlays = [o for o in self.overlays if o["name"] != name]
@@ -474,7 +578,8 @@ class LandscapeWidget(anywidget.AnyWidget):
         the work failed.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for jobs in (self._grid_jobs, self._point_jobs):
+        starts = self._starts.jobs if self._starts is not None else None
+        for jobs in (self._grid_jobs, self._point_jobs, starts):
             if jobs is None:
                 continue
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -489,6 +594,8 @@ class LandscapeWidget(anywidget.AnyWidget):
         for jobs in (getattr(self, "_grid_jobs", None), getattr(self, "_point_jobs", None)):
             if jobs is not None:
                 jobs.close()
+        if getattr(self, "_starts", None) is not None:
+            self._starts.close()
         super().close()
 
     def save_png(self, path: Any, size: tuple[int, int] | None = None) -> Path:
@@ -547,6 +654,9 @@ class LandscapeWidget(anywidget.AnyWidget):
             self._dirty_probes |= {p["name"] for p in moved if p["role"] == "probe"}
             self._dirty_paths |= {q["name"] for q in self.paths if names & set(q["points"])}
         self._point_jobs.submit(self._point_job)
+        # starts run their optimizers where they are dropped, not on every move
+        if self._starts is not None and not self._page_moving:
+            self._starts.submit(names)
 
     def _on_page_message(self, _widget, content: dict, _buffers) -> None:
         """A point moving under the mouse: ``{event: "move", seq, name, x, y}``."""
@@ -555,9 +665,13 @@ class LandscapeWidget(anywidget.AnyWidget):
         name, x, y = content.get("name"), content.get("x"), content.get("y")
         if not any(p["name"] == name for p in self.points):
             return
-        with self.hold_sync():
-            self.drag_seq = int(content.get("seq", self.drag_seq))
-            self.move_point(name, x, y)
+        self._page_moving = True
+        try:
+            with self.hold_sync():
+                self.drag_seq = int(content.get("seq", self.drag_seq))
+                self.move_point(name, x, y)
+        finally:
+            self._page_moving = False
 
     @traitlets.observe("paths")
     def _paths_changed(self, change: dict) -> None:

@@ -16,6 +16,7 @@ import {
   plotBox,
 } from "./axes.js";
 import { pathPolyline, transform } from "./view.js";
+import { pointsAtStep } from "./trajectories.js";
 
 export const FONT = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
 const TITLE_FONT = "bold 13px system-ui, -apple-system, 'Segoe UI', sans-serif";
@@ -130,7 +131,7 @@ export function drawMap(ctx, state, cache) {
     const msg = state.status === "computing" ? "computing…" : "no data";
     ctx.fillText(msg, (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2);
   }
-  drawOverlays(ctx, state.overlays, tf);
+  drawOverlays(ctx, state.overlays, tf, state.playerStep);
   drawPaths(ctx, state.paths, state.points, tf);
   drawPoints(ctx, state.points, tf, state.dragging);
   ctx.restore();
@@ -178,32 +179,55 @@ function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
   ctx.stroke();
 }
 
-function strokeWithHalo(ctx, color, width) {
+function strokeWithHalo(ctx, color, width, halo = "rgba(255, 255, 255, 0.8)") {
   ctx.lineJoin = "round";
   ctx.lineCap = "round";
   ctx.lineWidth = width + 2.5;
-  ctx.strokeStyle = "rgba(255, 255, 255, 0.8)";
+  ctx.strokeStyle = halo;
   ctx.stroke();
   ctx.lineWidth = width;
   ctx.strokeStyle = color;
   ctx.stroke();
 }
 
-function drawOverlays(ctx, overlays, tf) {
+// Trajectories are bright lines with a dark halo, so they read on both ends
+// of a colour map; other overlays are dark with a light halo.
+const TRAJECTORY_HALO = "rgba(0, 0, 0, 0.55)";
+
+/**
+ * Overlays as polylines. A trajectory (an overlay with `stepsData`) is drawn
+ * up to `playerStep` (whole when it is null), with a ringed marker at its
+ * head and a small one at its start.
+ */
+function drawOverlays(ctx, overlays, tf, playerStep = null) {
   for (const o of overlays) {
     const xy = o.xyData;
     if (!xy || xy.length < 2) continue;
+    const color = o.color || "#222";
+    const isTrajectory = Boolean(o.stepsData);
+    const n = isTrajectory ? pointsAtStep(o.stepsData, playerStep) : xy.length / 2;
     ctx.beginPath();
-    for (let k = 0; k < xy.length; k += 2) {
+    for (let k = 0; k < n; k++) {
       if (k === 0) ctx.moveTo(tf.px(xy[0]), tf.py(xy[1]));
-      else ctx.lineTo(tf.px(xy[k]), tf.py(xy[k + 1]));
+      else ctx.lineTo(tf.px(xy[2 * k]), tf.py(xy[2 * k + 1]));
     }
-    strokeWithHalo(ctx, o.color || "#222", 1.8);
-    const n = xy.length;
+    if (isTrajectory) strokeWithHalo(ctx, color, 2, TRAJECTORY_HALO);
+    else strokeWithHalo(ctx, color, 1.8);
+    const hx = tf.px(xy[2 * n - 2]);
+    const hy = tf.py(xy[2 * n - 1]);
     ctx.beginPath();
-    ctx.arc(tf.px(xy[n - 2]), tf.py(xy[n - 1]), 2.5, 0, 2 * Math.PI);
-    ctx.fillStyle = o.color || "#222";
+    ctx.arc(hx, hy, isTrajectory ? 4.5 : 2.5, 0, 2 * Math.PI);
+    ctx.fillStyle = color;
     ctx.fill();
+    if (isTrajectory) {
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = "#000";
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.arc(tf.px(xy[0]), tf.py(xy[1]), 2.5, 0, 2 * Math.PI);
+      ctx.fillStyle = "#000";
+      ctx.fill();
+    }
   }
 }
 
@@ -371,6 +395,10 @@ function drawLegend(ctx, box, state) {
   ctx.fillRect(box.x0 + 6, box.y0 + 6, w, h);
   entries.forEach(([name, color], k) => {
     const y = box.y0 + 14 + k * 16;
+    // a dark outline keeps light colours (white, yellow) visible on the legend
+    ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+    ctx.lineWidth = 4.5;
+    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
     ctx.strokeStyle = color;
     ctx.lineWidth = 2.5;
     line(ctx, box.x0 + 10, y, box.x0 + 26, y);

@@ -14,6 +14,8 @@ import { GridCache, drawMap, gridExtent, shownWindow } from "./draw.js";
 import { drawPredictions } from "./predictions.js";
 import { panView, pick, transform, zoomView } from "./view.js";
 import { plotBox } from "./axes.js";
+import { SPEEDS, initialPlayer, pause, play, seek, select, shownIndex, tick } from "./player.js";
+import { frameAtStep, stepFrames, strideFor, trajectoryKey } from "./trajectories.js";
 
 const REDRAW_ON = [
   "loss",
@@ -25,7 +27,6 @@ const REDRAW_ON = [
   "view",
   "points",
   "paths",
-  "overlays",
   "colormap",
   "log_scale",
   "contours",
@@ -38,15 +39,17 @@ const REDRAW_ON = [
   "done",
 ];
 const PANEL = 240; // predictions panel size, CSS pixels
+const PLAYER_TICK_MS = 1000 / 30;
 const ZOOM_STEP = 1.15;
 const WHEEL_SETTLE_MS = 250;
 
+function floats(bytes) {
+  const n = bytes ? bytes.byteLength / 4 : 0;
+  return n ? decodeArray({ buffer: bytes, dtype: "float32", shape: [n] }).data : null;
+}
+
 function decodeOverlays(list) {
-  return (list || []).map((o) => {
-    const bytes = o.xy;
-    const n = bytes ? bytes.byteLength / 4 : 0;
-    return { ...o, xyData: n ? decodeArray({ buffer: bytes, dtype: "float32", shape: [n] }).data : null };
-  });
+  return (list || []).map((o) => ({ ...o, xyData: floats(o.xy), stepsData: floats(o.steps) }));
 }
 
 function element(tag, css, text) {
@@ -77,7 +80,23 @@ function render({ model, el }) {
   bar.append(reset, cmap, logLabel, statusText);
   const info = element("div", "font-size: 12px; color: #444; min-height: 16px; padding-left: 58px;");
   info.className = "lw-readout";
-  left.append(canvas, bar, info);
+  // the trajectory player: shown once a path with steps is on the map
+  const playerRow = element("div", "display: none; gap: 8px; align-items: center; font-size: 12px; color: #444; padding-left: 58px; min-height: 24px;");
+  playerRow.className = "lw-player";
+  const playButton = element("button", "font-size: 12px; min-width: 30px;", "▶");
+  playButton.className = "lw-play";
+  const slider = element("input", "width: 260px;");
+  slider.type = "range";
+  slider.min = "0";
+  slider.step = "1";
+  slider.className = "lw-step-slider";
+  const stepLabel = element("span", "min-width: 90px;");
+  stepLabel.className = "lw-step";
+  const speed = element("select", "font-size: 12px;");
+  for (const s of SPEEDS) speed.append(new Option(`${s}x`, String(s)));
+  speed.value = "1";
+  playerRow.append(playButton, slider, stepLabel, speed);
+  left.append(canvas, bar, playerRow, info);
   const panel = element("canvas", "display: none; flex: none;");
   panel.className = "lw-predictions";
   root.append(left, panel);
@@ -97,6 +116,11 @@ function render({ model, el }) {
   const sentAt = new Map(); // drag_seq -> performance.now() when sent
   let pendingAnswer = null;
   const latencies = [];
+  let overlays = decodeOverlays(model.get("overlays"));
+  let frames = stepFrames(overlays);
+  let seenKey = trajectoryKey(overlays);
+  let player = initialPlayer(-1);
+  let playTimer = 0;
 
   const readState = () => {
     const shape = model.get("shape") ?? [0, 0];
@@ -109,7 +133,8 @@ function render({ model, el }) {
       view: localView ?? model.get("view"),
       points: localPoints ?? model.get("points") ?? [],
       paths: model.get("paths") ?? [],
-      overlays: decodeOverlays(model.get("overlays")),
+      overlays,
+      playerStep: playerStep(),
       colormap: model.get("colormap"),
       log: model.get("log_scale"),
       contours: model.get("contours"),
@@ -172,6 +197,56 @@ function render({ model, el }) {
   };
   const schedule = () => {
     if (!frame) frame = requestAnimationFrame(redraw);
+  };
+
+  // ----------------------------------------------------------------- player
+  // Frames are the recorded steps of all paths on the map; "following" the
+  // last frame draws whole paths.
+  function playerStep() {
+    const k = shownIndex(player, frames.length);
+    return k < 0 || (player.follow && !player.playing) ? null : frames[k];
+  }
+  const showPlayer = () => {
+    playerRow.style.display = frames.length ? "flex" : "none";
+    slider.max = String(Math.max(0, frames.length - 1));
+    const k = shownIndex(player, frames.length);
+    slider.value = String(Math.max(0, k));
+    const last = frames.length ? frames[frames.length - 1] : 0;
+    const step = k < 0 ? 0 : frames[k];
+    stepLabel.textContent = `step ${step} / ${last}`;
+    playButton.textContent = player.playing ? "❚❚" : "▶";
+    playButton.title = player.playing ? "Pause" : "Replay the paths step by step";
+    root.dataset.playing = player.playing ? "1" : "0";
+    root.dataset.playerStep = String(playerStep() ?? -1);
+    root.dataset.trajectories = String(overlays.filter((o) => o.stepsData).length);
+  };
+  const setPlayer = (next) => {
+    player = next;
+    clearTimeout(playTimer);
+    playTimer = player.playing ? setTimeout(onTick, PLAYER_TICK_MS / Number(speed.value || 1)) : 0;
+    showPlayer();
+    schedule();
+  };
+  const onTick = () => {
+    let next = player;
+    for (let k = strideFor(frames.length); k > 0 && next.playing; k--) next = tick(next, frames.length);
+    setPlayer(next);
+  };
+  const onPlay = () =>
+    setPlayer(player.playing ? pause(player, frames.length) : play(player, frames.length));
+  const onSlide = () => setPlayer(seek(player, Number(slider.value), frames.length));
+  const onPlayerStep = () => {
+    const s = model.get("player_step");
+    setPlayer(s < 0 ? select(player, -1, frames.length) : select(player, frameAtStep(frames, s), frames.length));
+  };
+  const onOverlays = () => {
+    overlays = decodeOverlays(model.get("overlays"));
+    frames = stepFrames(overlays);
+    const key = trajectoryKey(overlays);
+    // new runs arrived (a start was dropped): replay them from the first step
+    if (key !== seenKey && frames.length > 1) setPlayer(play(initialPlayer(-1), frames.length));
+    else setPlayer(player);
+    seenKey = key;
   };
 
   const drawPanel = (dpr) => {
@@ -386,6 +461,8 @@ function render({ model, el }) {
   reset.addEventListener("click", onReset);
   cmap.addEventListener("change", onColormap);
   logBox.addEventListener("change", onLog);
+  playButton.addEventListener("click", onPlay);
+  slider.addEventListener("input", onSlide);
   const onGrid = () => {
     gridVersion++;
     schedule();
@@ -397,14 +474,19 @@ function render({ model, el }) {
     ["change:predictions", schedule],
     ["change:probe_results", schedule],
     ["change:answered", onAnswered],
+    ["change:overlays", onOverlays],
+    ["change:player_step", onPlayerStep],
   ];
   for (const [event, fn] of listeners) model.on(event, fn);
+  if ((model.get("player_step") ?? -1) >= 0) onPlayerStep();
+  else showPlayer();
   redraw();
 
   return () => {
     if (frame) cancelAnimationFrame(frame);
     if (sendFrame) cancelAnimationFrame(sendFrame);
     clearTimeout(wheelTimer);
+    clearTimeout(playTimer);
     for (const [event, fn] of listeners) model.off(event, fn);
   };
 }

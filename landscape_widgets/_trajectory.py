@@ -1,0 +1,347 @@
+"""Optimizer trajectories through weight space, and their shadows on a plane.
+
+:func:`record_trajectory` trains a private copy of a network for a number of
+steps and keeps its weights every few steps, so several optimizers, starts,
+batch sizes or learning rates can be run from one model and compared on one
+landscape. With ``plane=`` only the two plane coordinates are trained: for
+:meth:`Plane.weights` that is exactly gradient descent on two weights of the
+network (the classic two-weight picture); for any other plane it is gradient
+descent in plane coordinates, the in-plane gradient flow, which a projected
+full-training path only approximates.
+
+A path through millions of dimensions drawn on a plane is a projection:
+:meth:`Trajectory.project` returns the plane coordinates together with each
+point's distance to the plane, because a projected path can pass over terrain
+it never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from ._planes import Plane
+from ._train import (
+    DataLike,
+    OptimizerLike,
+    _default_loss,
+    _make_loader,
+    _make_optimizer,
+    _resolve_device,
+)
+from ._weights import ParamLayout, WeightsLike, as_vector, weights_of
+
+__all__ = ["PlanePath", "Trajectory", "record_trajectory"]
+
+
+@dataclass
+class PlanePath:
+    """A trajectory seen on a plane.
+
+    Attributes
+    ----------
+    xy : ndarray (K, 2)
+        Least-squares plane coordinates of each recorded point.
+    distance : ndarray (K,)
+        Euclidean distance from each point to the plane: the projection error.
+    relative : ndarray (K,)
+        ``distance / |w - plane.origin|``: 0 means the point lies in the
+        plane, 1 that it is orthogonal to it (0 where ``w`` is the origin).
+    steps : ndarray (K,)
+        The optimisation step of each point.
+    """
+
+    xy: np.ndarray
+    distance: np.ndarray
+    relative: np.ndarray
+    steps: np.ndarray
+
+    @property
+    def max_error(self) -> float:
+        """The largest distance from the path to the plane."""
+        return float(self.distance.max()) if len(self.distance) else 0.0
+
+
+@dataclass
+class Trajectory:
+    """Weights recorded along one optimisation run.
+
+    Attributes
+    ----------
+    weights : Tensor (K, P)
+        Flat float32 CPU weight vectors, the first at step 0, the last at the
+        final step.
+    steps : ndarray (K,)
+        The step at which each row of ``weights`` was taken.
+    losses : ndarray (S,)
+        The loss of every step's (mini-)batch, before that step's update.
+    label : str
+        A name for legends ("adam", "sgd b=32", ...).
+    info : dict
+        How it was made: optimizer, lr, batch size, seed, steps, and
+        ``"plane"`` for runs restricted to a plane.
+    """
+
+    weights: torch.Tensor
+    steps: np.ndarray
+    losses: np.ndarray
+    label: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def start(self) -> torch.Tensor:
+        return self.weights[0]
+
+    @property
+    def end(self) -> torch.Tensor:
+        return self.weights[-1]
+
+    def project(self, plane: Plane) -> PlanePath:
+        """Plane coordinates of every recorded point, with the projection error."""
+        if plane.numel != self.weights.shape[1]:
+            raise ValueError(
+                f"the plane has {plane.numel} weights but the trajectory {self.weights.shape[1]}; "
+                "are they from the same model?"
+            )
+        xy = plane.project(self.weights).reshape(-1, 2)
+        dist = plane.distance(self.weights).reshape(-1)
+        offset = (self.weights - plane.origin).norm(dim=1)
+        rel = torch.where(offset > 0, dist / offset.clamp_min(1e-30), torch.zeros_like(dist))
+        return PlanePath(
+            xy.double().numpy(), dist.double().numpy(), rel.double().numpy(), self.steps.copy()
+        )
+
+    def save(self, path) -> None:
+        """Write to one ``.pt`` file (read back with :meth:`load`)."""
+        torch.save(
+            {
+                "weights": self.weights,
+                "steps": torch.as_tensor(self.steps),
+                "losses": torch.as_tensor(self.losses),
+                "label": self.label,
+                "info": self.info,
+            },
+            Path(path),
+        )
+
+    @classmethod
+    def load(cls, path) -> Trajectory:
+        state = torch.load(Path(path), weights_only=True)
+        return cls(
+            state["weights"],
+            state["steps"].numpy(),
+            state["losses"].numpy(),
+            state["label"],
+            dict(state["info"]),
+        )
+
+
+def _cycle(loader):
+    """Batches forever: the loader reshuffles at each pass."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("data yielded no batches: there is nothing to train on")
+
+
+def _optimizer_name(optimizer: OptimizerLike) -> str:
+    if isinstance(optimizer, str):
+        return optimizer.lower()
+    inner = getattr(optimizer, "func", optimizer)  # functools.partial
+    return getattr(inner, "__name__", type(inner).__name__)
+
+
+def record_trajectory(
+    model: nn.Module,
+    data: DataLike,
+    optimizer: OptimizerLike = "sgd",
+    lr: float | None = None,
+    steps: int = 100,
+    batch_size: int | None = None,
+    start: WeightsLike | Sequence[float] | None = None,
+    seed: int = 0,
+    every: int = 1,
+    plane: Plane | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    weight_decay: float = 0.0,
+    label: str | None = None,
+    progress: bool = False,
+    device: str | torch.device = "cpu",
+) -> Trajectory:
+    """Train a copy of ``model`` for ``steps`` steps and record its path.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network. It is copied; the caller's model is left untouched.
+    data : (X, y) tensors, Dataset or DataLoader
+        Training data, reshuffled at each pass with ``seed``.
+    optimizer : str or callable
+        "sgd", "momentum", "rmsprop", "adam", or ``params -> torch.optim.Optimizer``
+        (then ``lr`` and ``weight_decay`` stay unset).
+    lr : float, optional
+        Learning rate (defaults as in :func:`train`).
+    steps : int
+        Optimisation steps.
+    batch_size : int, optional
+        Mini-batch size; None means the whole data set in one batch (full-batch
+        gradient descent). Ignored for a DataLoader.
+    start : weights or (x, y), optional
+        Where to start: weights in any form :func:`as_vector` accepts, or plane
+        coordinates ``(x, y)`` when ``plane`` is given. By default the model's
+        own weights (or, with a plane, their projection onto it).
+    seed : int
+        Seeds the shuffling; the caller's random state is left alone.
+    every : int
+        Record the weights every this many steps (the start and the end are
+        always recorded).
+    plane : Plane, optional
+        Train only the plane coordinates ``(x, y)``, so the run never leaves
+        the plane. For ``Plane.weights`` these are two weights of the network
+        and the dynamics are exact; otherwise the gradient is taken with
+        respect to the plane coordinates (the in-plane gradient flow).
+    loss_fn : callable, optional
+        ``loss_fn(output, target)``; cross-entropy for integer targets and
+        mean squared error for float targets by default.
+    weight_decay : float
+        L2 penalty for the optimizer.
+    label : str, optional
+        Legend name; by default the optimizer's name.
+    progress : bool
+        Show a progress bar.
+    device : str or torch.device
+        Where to train.
+
+    Examples
+    --------
+    >>> from landscape_widgets import datasets, models
+    >>> _ = torch.manual_seed(0)
+    >>> data = datasets.spirals(200)
+    >>> run = record_trajectory(models.small_mlp(), data, "adam", steps=20, every=5)
+    >>> len(run), run.steps.tolist(), len(run.losses)
+    (5, [0, 5, 10, 15, 20], 20)
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, not {type(model).__name__}")
+    for name, value, low in (("steps", steps, 1), ("every", every, 1)):
+        if isinstance(value, bool) or int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if plane is not None and not isinstance(plane, Plane):
+        raise TypeError(f"plane must be a Plane, not {type(plane).__name__}")
+    layout = ParamLayout.of(model)
+    if plane is not None and plane.numel != layout.numel:
+        raise ValueError(
+            f"the plane has {plane.numel} weights but the model {layout.numel}; "
+            "was it made for another model?"
+        )
+    if batch_size is None:
+        try:
+            batch_size = len(data[0]) if isinstance(data, (tuple, list)) else len(data)
+        except TypeError:
+            raise ValueError("batch_size=None needs data with a length") from None
+    device = _resolve_device(device)
+    net = copy.deepcopy(model).to(device)
+    theta0, xy0 = _start_point(start, plane, layout, net)
+    torch.nn.utils.vector_to_parameters(theta0.to(device), net.parameters())
+    loader = _make_loader(data, int(batch_size), seed)
+
+    if plane is None:
+        params = list(net.parameters())
+        current = lambda: weights_of(net)  # noqa: E731
+    else:
+        for p in net.parameters():
+            p.requires_grad_(False)
+        xy = nn.Parameter(torch.tensor(xy0, dtype=torch.float32, device=device))
+        origin, u, v = (t.to(device) for t in (plane.origin, plane.u, plane.v))
+        params = [xy]
+
+        def current():
+            return plane.point(*xy.detach().cpu().tolist())
+
+    opt = _make_optimizer(optimizer, params, lr, weight_decay)
+    kept, kept_steps, losses = [current().clone()], [0], []
+    on_cuda = device.type == "cuda"
+    was_training = net.training
+    with torch.random.fork_rng(devices=[device] if on_cuda else [], device_type="cuda"):
+        torch.manual_seed(seed)
+        net.train()
+        batches = _cycle(loader)
+        bar = tqdm(total=int(steps), disable=not progress, desc=label or "trajectory", unit="step")
+        try:
+            for step in range(1, int(steps) + 1):
+                xb, yb = (t.to(device) for t in next(batches))
+                if loss_fn is None:
+                    loss_fn = _default_loss(yb)
+                if plane is None:
+                    out = net(xb)
+                else:
+                    w = origin + xy[0] * u + xy[1] * v
+                    out = functional_call(net, layout.split(w), (xb,))
+                loss = loss_fn(out, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                if not math.isfinite(losses[-1]):
+                    bar.set_postfix(loss="diverged", refresh=False)
+                if step % int(every) == 0 or step == int(steps):
+                    kept.append(current().clone())
+                    kept_steps.append(step)
+                bar.update(1)
+        finally:
+            bar.close()
+            net.train(was_training)
+    info = {
+        "optimizer": _optimizer_name(optimizer),
+        "lr": lr,
+        "batch_size": int(batch_size),
+        "seed": seed,
+        "steps": int(steps),
+        "weight_decay": weight_decay,
+        "plane": None if plane is None else plane.kind,
+    }
+    return Trajectory(
+        torch.stack(kept),
+        np.asarray(kept_steps, dtype=np.int64),
+        np.asarray(losses, dtype=np.float64),
+        label or info["optimizer"],
+        info,
+    )
+
+
+def _start_point(start, plane: Plane | None, layout: ParamLayout, net: nn.Module):
+    """The starting weight vector, and with a plane its plane coordinates."""
+    is_pair = (
+        isinstance(start, (tuple, list, np.ndarray))
+        and len(start) == 2
+        and all(isinstance(c, (int, float, np.number)) for c in start)
+    )
+    if is_pair:
+        if plane is None:
+            raise ValueError("start=(x, y) names plane coordinates: pass plane= as well")
+        x, y = (float(c) for c in start)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError(f"start has non-finite coordinates {start!r}")
+        return plane.point(x, y), (x, y)
+    theta = weights_of(net) if start is None else as_vector(start, layout)
+    if not torch.isfinite(theta).all():
+        raise ValueError("start has non-finite (NaN or inf) weights")
+    if plane is None:
+        return theta, None
+    x, y = plane.project(theta).tolist()
+    return plane.point(x, y), (x, y)

@@ -1,0 +1,170 @@
+"""Trajectories on the 2D map: projected paths, the step player, draggable starts.
+
+A trajectory is drawn as an overlay that carries the optimisation step of
+each point, so the page can replay it step by step with no kernel: the
+player's frames are the overlays themselves, kept in the widget state.
+
+A *start* is a probe whose runs follow it: when it is dropped somewhere, the
+chosen optimizers run from there on a background thread and their paths
+replace the old ones, then play from the first step.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._live import LatestJob
+from ._trajectory import PlanePath, Trajectory, record_trajectory
+
+# One colour per optimizer, distinct from the probe (orange) and path (red) markers.
+TRAJECTORY_COLORS = ("#ffffff", "#00e5ff", "#ff4fd8", "#ffe119", "#7cfc00", "#b0b0b0")
+MODES = ("plane", "full")
+
+
+def trajectory_color(k: int) -> str:
+    return TRAJECTORY_COLORS[k % len(TRAJECTORY_COLORS)]
+
+
+def overlay_label(label: str, path: PlanePath, numel_scale: float) -> str:
+    """The legend names paths that leave the plane, with how far they go."""
+    if path.max_error <= 1e-6 * max(1.0, numel_scale):
+        return label
+    return f"{label} (off-plane ≤ {path.max_error:.2g})"
+
+
+def normalise_runs(runs) -> dict[str, dict]:
+    """``runs`` as {label: record_trajectory keyword arguments}."""
+    if isinstance(runs, str):
+        runs = [runs]
+    if isinstance(runs, Mapping):
+        out = {}
+        for label, kw in runs.items():
+            if not isinstance(kw, Mapping):
+                raise TypeError(
+                    f"runs[{label!r}] must be a dict of record_trajectory arguments, "
+                    f"e.g. {{'optimizer': 'adam', 'lr': 0.01}}"
+                )
+            out[str(label)] = {"optimizer": label, **kw}
+        return out
+    if isinstance(runs, Sequence) and runs:
+        return {str(name): {"optimizer": name} for name in runs}
+    raise ValueError("runs must name at least one optimizer, e.g. ('sgd', 'adam')")
+
+
+class Starts:
+    """The start points of one map and the runs that follow each of them."""
+
+    def __init__(self, widget, on_error):
+        self.widget = widget
+        self.specs: dict[str, dict] = {}
+        self.runs: dict[str, dict[str, Trajectory]] = {}
+        self.jobs = LatestJob("landscape-trajectories", on_error)
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+
+    def add(self, name: str, spec: dict) -> None:
+        self.specs[name] = spec
+        self.submit({name})
+
+    def submit(self, names: set[str]) -> None:
+        with self._lock:
+            self._pending |= names & set(self.specs)
+        if self._pending:
+            self.jobs.submit(self._job)
+
+    def _job(self, cancel: threading.Event) -> None:
+        w = self.widget
+        with self._lock:
+            names, self._pending = self._pending, set()
+        where = {p["name"]: (p["x"], p["y"]) for p in w.points}
+        for name in sorted(names):
+            if name not in where or name not in self.specs:
+                continue
+            spec = self.specs[name]
+            x, y = where[name]
+            with w._send_lock:
+                w.activity = f"running {', '.join(spec['runs'])} from {name}…"
+            done = {}
+            for label, kw in spec["runs"].items():
+                if cancel.is_set():
+                    return
+                done[label] = self.run_one(spec, (x, y), label, kw)
+            self.runs[name] = done
+            with w._send_lock, w.hold_sync():
+                for k, (label, traj) in enumerate(done.items()):
+                    w.add_trajectory(
+                        traj,
+                        name=f"{name}:{label}",
+                        color=spec["colors"][k % len(spec["colors"])],
+                        label=f"{label}" if len(self.specs) == 1 else f"{name}: {label}",
+                    )
+        with w._send_lock:
+            w.activity = ""
+
+    def run_one(self, spec: dict, xy, label: str, kw: dict) -> Trajectory:
+        w = self.widget
+        plane = w.plane
+        args = {
+            "steps": spec["steps"],
+            "batch_size": spec["batch_size"],
+            "every": spec["every"],
+            "seed": spec["seed"],
+            "loss_fn": w.landscape.loss_fn,
+            "label": label,
+            **kw,
+        }
+        if spec["mode"] == "plane":
+            return record_trajectory(spec["model"], spec["data"], plane=plane, start=xy, **args)
+        return record_trajectory(spec["model"], spec["data"], start=plane.point(*xy), **args)
+
+    def close(self) -> None:
+        self.jobs.close()
+
+
+def start_spec(
+    widget,
+    runs,
+    mode: str,
+    steps: int,
+    batch_size: int | None,
+    every: int,
+    seed: int,
+    model: Any,
+    data: Any,
+    colors: Sequence[str] | None,
+) -> dict:
+    if widget.landscape is None:
+        raise ValueError("starts need a map computed from a Landscape")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    runs = normalise_runs(runs)
+    model = model if model is not None else widget.landscape.model
+    data = data if data is not None else widget.landscape.data
+    for name, value in (("steps", steps), ("every", every)):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    colors = list(colors) if colors else [trajectory_color(k) for k in range(len(runs))]
+    return {
+        "runs": runs,
+        "mode": mode,
+        "steps": int(steps),
+        "batch_size": batch_size,
+        "every": int(every),
+        "seed": seed,
+        "model": model,
+        "data": data,
+        "colors": colors,
+    }
+
+
+def encode_steps(steps, n: int) -> np.ndarray:
+    arr = np.asarray(steps, dtype=np.float64).reshape(-1)
+    if len(arr) != n:
+        raise ValueError(f"steps has {len(arr)} entries for {n} points")
+    if not np.all(np.isfinite(arr)) or np.any(np.diff(arr) < 0):
+        raise ValueError("steps must be finite and non-decreasing")
+    return arr

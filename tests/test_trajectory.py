@@ -1,0 +1,283 @@
+"""Optimizer trajectories: each recorded step against a hand-written update,
+the two-weight and in-plane runs against gradients taken on the whole network,
+projections against hand-computed residuals, the PCA of several runs against
+an eigendecomposition, and the map's trajectories and draggable starts."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscape_widgets import Landscape, Plane, Trajectory, datasets, record_trajectory
+from landscape_widgets._codec import decode_grid
+from landscape_widgets._widget import LandscapeWidget
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture
+def toy():
+    torch.manual_seed(0)
+    X, y = datasets.spirals(120, seed=2)
+    net = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3))
+    return net, X, y
+
+
+def loss_and_grad(net, vec, X, y, loss_fn=nn.functional.cross_entropy):
+    """Loss and flat gradient of a fresh copy of ``net`` at ``vec``."""
+    ref = copy.deepcopy(net)
+    nn.utils.vector_to_parameters(vec.clone(), ref.parameters())
+    loss = loss_fn(ref(X), y)
+    grads = torch.autograd.grad(loss, list(ref.parameters()))
+    return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads])
+
+
+def flat(net):
+    return nn.utils.parameters_to_vector(net.parameters()).detach().clone()
+
+
+def test_full_batch_sgd_follows_the_update_written_out(toy):
+    net, X, y = toy
+    before = flat(net)
+    run = record_trajectory(net, (X, y), "sgd", lr=0.3, steps=12, every=1)
+    assert run.steps.tolist() == list(range(13)) and len(run.losses) == 12
+    w = before.clone()
+    for k in range(12):
+        torch.testing.assert_close(run.weights[k], w, rtol=1e-5, atol=1e-6)
+        loss, g = loss_and_grad(net, w, X, y)
+        assert run.losses[k] == pytest.approx(loss, rel=1e-5)
+        w = w - 0.3 * g
+    torch.testing.assert_close(run.end, w, rtol=1e-5, atol=1e-6)
+    # the caller's model is left as it was
+    torch.testing.assert_close(flat(net), before)
+
+
+def test_momentum_and_adam_follow_their_update_rules(toy):
+    net, X, y = toy
+    w0 = flat(net)
+    mom = record_trajectory(net, (X, y), "momentum", lr=0.1, steps=6)
+    adam = record_trajectory(net, (X, y), "adam", lr=0.01, steps=6)
+    # heavy ball: b <- 0.9 b + g, w <- w - lr b
+    w, b = w0.clone(), torch.zeros_like(w0)
+    for k in range(6):
+        _, g = loss_and_grad(net, w, X, y)
+        b = 0.9 * b + g
+        w = w - 0.1 * b
+        torch.testing.assert_close(mom.weights[k + 1], w, rtol=1e-4, atol=1e-6)
+    # Adam with bias correction
+    w, m, v = w0.clone(), torch.zeros_like(w0), torch.zeros_like(w0)
+    for k in range(1, 7):
+        _, g = loss_and_grad(net, w, X, y)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        mh, vh = m / (1 - 0.9**k), v / (1 - 0.999**k)
+        w = w - 0.01 * mh / (vh.sqrt() + 1e-8)
+        torch.testing.assert_close(adam.weights[k], w, rtol=1e-4, atol=1e-6)
+
+
+def test_minibatches_record_every_k_steps_and_leave_the_random_state_alone(toy):
+    net, X, y = toy
+    state = torch.random.get_rng_state()
+    a = record_trajectory(net, (X, y), "rmsprop", steps=23, batch_size=16, every=5, seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert a.steps.tolist() == [0, 5, 10, 15, 20, 23]
+    assert len(a.losses) == 23 and np.isfinite(a.losses).all()
+    b = record_trajectory(net, (X, y), "rmsprop", steps=23, batch_size=16, every=5, seed=4)
+    torch.testing.assert_close(a.weights, b.weights)
+    c = record_trajectory(net, (X, y), "rmsprop", steps=23, batch_size=16, every=5, seed=5)
+    assert not torch.allclose(a.end, c.end)
+
+
+def test_two_weight_runs_move_only_those_weights_by_their_own_gradient(toy):
+    net, X, y = toy
+    plane = Plane.weights(net, ("0.weight", (3, 1)), ("2.weight", (1, 4)))
+    ia, ib = plane.info["flat_index"]
+    run = record_trajectory(net, (X, y), "sgd", lr=0.5, steps=8, plane=plane, start=(1.5, -2.0))
+    w = plane.point(1.5, -2.0)
+    others = torch.ones_like(w, dtype=torch.bool)
+    others[[ia, ib]] = False
+    for k in range(9):
+        torch.testing.assert_close(run.weights[k], w, rtol=1e-5, atol=1e-6)
+        assert torch.equal(run.weights[k][others], flat(net)[others])
+        _, g = loss_and_grad(net, w, X, y)
+        step = torch.zeros_like(w)
+        step[[ia, ib]] = g[[ia, ib]]
+        w = w - 0.5 * step
+    path = run.project(plane)
+    np.testing.assert_allclose(path.xy[0], [1.5, -2.0], rtol=1e-6)
+    assert path.max_error == 0.0
+
+
+def test_in_plane_runs_descend_the_gradient_in_plane_coordinates(toy):
+    net, X, y = toy
+    plane = Plane.random(net, seed=1)
+    run = record_trajectory(net, (X, y), "sgd", lr=0.2, steps=5, plane=plane, start=(0.4, -0.3))
+    xy = torch.tensor([0.4, -0.3], dtype=torch.float64)
+    for k in range(6):
+        torch.testing.assert_close(run.weights[k], plane.point(*xy.tolist()), rtol=1e-5, atol=1e-6)
+        _, g = loss_and_grad(net, plane.point(*xy.tolist()), X, y)
+        # the chain rule: d/dx L(o + x u + y v) = u . grad L
+        xy = xy - 0.2 * torch.stack([plane.u @ g, plane.v @ g]).double()
+    # the path never leaves the plane
+    assert run.project(plane).max_error < 1e-5
+
+
+def test_projection_error_is_the_residual_off_the_plane(toy):
+    net, X, y = toy
+    run = record_trajectory(net, (X, y), "adam", lr=0.05, steps=30, every=3)
+    plane = Plane.random(net, seed=2)
+    path = run.project(plane)
+    basis = torch.stack([plane.u, plane.v]).double().T  # (P, 2), not orthogonal
+    for k in range(len(run)):
+        d = (run.weights[k] - plane.origin).double()
+        coef = torch.linalg.lstsq(basis, d[:, None]).solution[:, 0]
+        np.testing.assert_allclose(path.xy[k], coef.numpy(), rtol=1e-3, atol=1e-5)
+        residual = (d - basis @ coef).norm()
+        assert path.distance[k] == pytest.approx(float(residual), rel=1e-3, abs=1e-6)
+        if d.norm() > 0:
+            assert path.relative[k] == pytest.approx(float(residual / d.norm()), rel=1e-3)
+    assert path.steps.tolist() == run.steps.tolist()
+
+
+def test_pca_of_several_runs_is_the_eigendecomposition_of_their_offsets(toy):
+    net, X, y = toy
+    runs = [
+        record_trajectory(net, (X, y), opt, steps=40, batch_size=32, every=4)
+        for opt in ("sgd", "adam", "momentum")
+    ]
+    plane = Plane.pca(runs)
+    origin = runs[0].end.double()
+    rows = [w for w in runs[0].weights[:-1]] + [w for r in runs[1:] for w in r.weights]
+    m = torch.stack(rows).double() - origin
+    m = m - m.mean(0)
+    evals, evecs = np.linalg.eigh((m.T @ m).numpy())  # P x P: the model is small
+    evals, evecs = evals[::-1], evecs[:, ::-1]
+    np.testing.assert_allclose(plane.info["explained_variance"], evals[:2] / evals.sum(), rtol=1e-6)
+    for vec, ref in ((plane.u, evecs[:, 0]), (plane.v, evecs[:, 1])):
+        assert abs(float(vec.double() @ torch.from_numpy(ref.copy()))) == pytest.approx(1, abs=1e-4)
+    torch.testing.assert_close(plane.origin, runs[0].end)
+    assert len(plane.info["paths"]) == 3
+    for run, coords in zip(runs, plane.info["paths"], strict=True):
+        np.testing.assert_allclose(coords, run.project(plane).xy, rtol=1e-4, atol=1e-5)
+    # one run alone: its own plane, which it fits better than the shared one
+    own = Plane.pca(runs[1])
+    assert runs[1].project(own).distance.mean() <= runs[1].project(plane).distance.mean() + 1e-6
+
+
+def test_save_and_load(tmp_path, toy):
+    net, X, y = toy
+    run = record_trajectory(net, (X, y), "adam", steps=7, every=2, label="adam b=all")
+    run.save(tmp_path / "run.pt")
+    back = Trajectory.load(tmp_path / "run.pt")
+    torch.testing.assert_close(back.weights, run.weights)
+    assert back.steps.tolist() == run.steps.tolist() and back.label == "adam b=all"
+    np.testing.assert_array_equal(back.losses, run.losses)
+    assert back.info == run.info
+
+
+def test_bad_arguments(toy):
+    net, X, y = toy
+    with pytest.raises(ValueError, match="steps"):
+        record_trajectory(net, (X, y), steps=0)
+    with pytest.raises(ValueError, match="every"):
+        record_trajectory(net, (X, y), every=0)
+    with pytest.raises(ValueError, match="plane="):
+        record_trajectory(net, (X, y), start=(0.1, 0.2))
+    with pytest.raises(ValueError, match="optimizer must be"):
+        record_trajectory(net, (X, y), "lbfgs")
+    other = Plane.random(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="another model"):
+        record_trajectory(net, (X, y), plane=other)
+    run = record_trajectory(net, (X, y), steps=2)
+    with pytest.raises(ValueError, match="same model"):
+        run.project(other)
+
+
+# ---------------------------------------------------------------- on the map
+@pytest.fixture
+def live(toy):
+    net, X, y = toy
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y), subset=None)
+    made = []
+
+    def make(plane, **kw):
+        w = LandscapeWidget(ls, plane, resolution=9, probes=[], predictions=False, **kw)
+        made.append(w)
+        return w
+
+    yield net, X, y, ls, make
+    for w in made:
+        w.close()
+
+
+def test_a_trajectory_goes_to_the_page_with_its_steps(live):
+    net, X, y, ls, make = live
+    run = record_trajectory(net, (X, y), "adam", lr=0.05, steps=20, every=5)
+    plane = Plane.pca(run)
+    w = make(plane)
+    path = w.add_trajectory(run, color="#00e5ff")
+    (entry,) = [o for o in w.overlays if o["name"] == "adam"]
+    xy = decode_grid(entry["xy"], [len(run), 2])
+    np.testing.assert_allclose(xy, path.xy, rtol=1e-6)
+    np.testing.assert_array_equal(decode_grid(entry["steps"], [len(run)]), run.steps)
+    assert entry["color"] == "#00e5ff"
+    # a path that leaves the plane says so, with its largest distance
+    random_plane = Plane.random(net, seed=0, center=run.end)
+    w2 = make(random_plane)
+    far = w2.add_trajectory(run)
+    assert far.max_error > 0.01
+    assert "off-plane" in w2.overlays[-1]["label"]
+    assert f"{far.max_error:.2g}" in w2.overlays[-1]["label"]
+    with pytest.raises(ValueError, match="non-decreasing"):
+        w.set_overlay("bad", [[0, 0], [1, 1]], steps=[3, 1])
+    with pytest.raises(ValueError, match="2 points"):
+        w.set_overlay("bad", [[0, 0], [1, 1]], steps=[1, 2, 3])
+
+
+def test_a_start_runs_its_optimizers_where_it_is_dropped(live):
+    net, X, y, ls, make = live
+    plane = Plane.weights(net, ("0.weight", (0, 0)), ("0.weight", (1, 1)))
+    w = make(plane)
+    w.add_start("from", 1.0, -1.0, runs={"sgd": {"lr": 0.5}, "adam": {"lr": 0.05}}, steps=15)
+    w.wait(60)
+    runs = w.runs_from("from")
+    assert set(runs) == {"sgd", "adam"}
+    ref = record_trajectory(
+        net, ls.data, "sgd", lr=0.5, steps=15, plane=plane, start=(1.0, -1.0), loss_fn=ls.loss_fn
+    )
+    torch.testing.assert_close(runs["sgd"].weights, ref.weights)
+    names = {o["name"] for o in w.overlays}
+    assert {"from:sgd", "from:adam"} <= names
+    # dropped elsewhere: the runs follow
+    w.move_point("from", -0.5, 0.5)
+    w.wait(60)
+    moved = w.runs_from("from")["adam"].project(plane)
+    np.testing.assert_allclose(moved.xy[0], [-0.5, 0.5], rtol=1e-6)
+    # moves while the mouse is down do not start runs; the drop does
+    before = w.runs_from("from")
+    w._on_page_message(w, {"event": "move", "seq": 1, "name": "from", "x": 0.2, "y": 0.2}, [])
+    w.wait(60)
+    after = w.runs_from("from")
+    assert all(after[label] is before[label] for label in before)
+
+
+def test_full_runs_from_a_start_are_projected_with_their_error(live):
+    net, X, y, ls, make = live
+    plane = Plane.random(net, seed=5)
+    w = make(plane)
+    w.add_start("s", 0.3, 0.3, runs=("adam",), mode="full", steps=10, batch_size=30)
+    w.wait(60)
+    run = w.runs_from("s")["adam"]
+    torch.testing.assert_close(run.start, plane.point(0.3, 0.3))
+    assert w.trajectories["s:adam"].max_error > 0
+    assert "off-plane" in next(o for o in w.overlays if o["name"] == "s:adam")["label"]
+    with pytest.raises(ValueError, match="mode"):
+        w.add_start("t", 0, 0, mode="both")
+    with pytest.raises(ValueError, match="at least one optimizer"):
+        w.add_start("t", 0, 0, runs=())
+    with pytest.raises(KeyError):
+        w.runs_from("nobody")
