@@ -316,6 +316,9 @@ class SurfaceWidget(ipywidgets.VBox):
     )
     width = traitlets.Int(480, min=160, help="int: canvas width in CSS pixels; default 480")
     height = traitlets.Int(400, min=120, help="int: canvas height in CSS pixels; default 400")
+    play_seconds = traitlets.Float(
+        5.0, min=0.1, help="float: how long the markers take along stepped overlays; default 5"
+    )
     title = traitlets.Unicode("", help="str: shown above the view; default ''")
     points = traitlets.List(
         default_value=[],
@@ -418,6 +421,8 @@ class SurfaceWidget(ipywidgets.VBox):
         }
         self._marker_group = p3.Group()
         self._line_group = p3.Group()
+        self._head_group = p3.Group()
+        self._player = None
         self._sphere = p3.SphereBufferGeometry(radius=POINT_RADIUS, widthSegments=16,
                                                heightSegments=12)  # fmt: skip
         self._outline = p3.SphereBufferGeometry(radius=POINT_RADIUS * 1.25, widthSegments=16,
@@ -431,6 +436,7 @@ class SurfaceWidget(ipywidgets.VBox):
                 *self._labels.values(),
                 self._marker_group,
                 self._line_group,
+                self._head_group,
                 # No Directional/PointLight: with one in the scene, pythreejs 2.4 logs
                 # "Error setting state: t.on is not a function" whenever a Line2 is made.
                 p3.AmbientLight(color="#ffffff", intensity=0.45),
@@ -825,7 +831,9 @@ class SurfaceWidget(ipywidgets.VBox):
     # ------------------------------------------------------------------
     # Lines: overlays and paths
 
-    def set_overlay(self, name: str, xy: Any, color: str | None = None) -> None:
+    def set_overlay(
+        self, name: str, xy: Any, color: str | None = None, steps: Any = None
+    ) -> None:
         """Draw (or replace) a fixed polyline on the surface, e.g. a training trajectory.
 
         Parameters
@@ -837,6 +845,11 @@ class SurfaceWidget(ipywidgets.VBox):
             follows the terrain and floats slightly above it.
         color : str, optional
             CSS colour; by default the next of a small palette.
+        steps : array-like, shape (n,), optional
+            The optimisation step of each point (non-decreasing). Overlays with
+            steps get a marker that moves along them, in step time, when the
+            play button under the view is pressed; the animation runs in the
+            page, with no kernel.
 
         Examples
         --------
@@ -854,7 +867,12 @@ class SurfaceWidget(ipywidgets.VBox):
             else:
                 color = _OVERLAY_COLORS[self._palette % len(_OVERLAY_COLORS)]
                 self._palette += 1
-        self._overlays[name] = {"xy": arr, "color": color}
+        entry = {"xy": arr, "color": color}
+        if steps is not None:
+            from ._trajectory_map import encode_steps
+
+            entry["steps"] = encode_steps(steps, len(arr))
+        self._overlays[name] = entry
         self._draw_overlays()
 
     def remove_overlay(self, name: str) -> None:
@@ -872,6 +890,57 @@ class SurfaceWidget(ipywidgets.VBox):
     def _draw_overlays(self) -> None:
         wanted = {f"overlay:{n}": (o["xy"], o["color"]) for n, o in self._overlays.items()}
         self._sync_lines("overlay:", wanted)
+        self._animate_heads()
+
+    @property
+    def player(self) -> p3.AnimationAction | None:
+        """The play/pause/stop control of the moving markers (None without stepped overlays)."""
+        return self._player
+
+    def _animate_heads(self) -> None:
+        """One marker per stepped overlay, keyframed along it in step time.
+
+        The keyframes live in the page (three.js AnimationMixer), so a saved
+        notebook or an exported page replays them with no kernel.
+        """
+        stepped = {n: o for n, o in self._overlays.items() if "steps" in o}
+        if not stepped or self._heights is None:
+            self._head_group.children = ()
+            if self._player is not None:
+                self._player = None
+                self.children = [self._legend, self._renderer]
+            return
+        last = max(float(o["steps"][-1]) for o in stepped.values()) or 1.0
+        heads, tracks = [], []
+        for k, (name, o) in enumerate(stepped.items()):
+            xy = o["xy"]
+            sx, sy = self.to_scene(xy[:, 0], xy[:, 1])
+            z = self.height_at(xy[:, 0], xy[:, 1]) + POINT_LIFT
+            where = np.stack([sx, sy, z], axis=1).astype(np.float32)
+            head = p3.Mesh(
+                geometry=self._sphere,
+                material=p3.MeshLambertMaterial(color=o["color"]),
+                name=f"head{k}",
+                position=tuple(float(c) for c in where[-1]),
+            )
+            heads.append(head)
+            times = (np.asarray(o["steps"], np.float64) / last * self.play_seconds).astype(
+                np.float32
+            )
+            tracks.append(
+                p3.VectorKeyframeTrack(name=f"head{k}.position", times=times, values=where)
+            )
+        self._head_group.children = tuple(heads)
+        clip = p3.AnimationClip(tracks=tracks, duration=float(self.play_seconds))
+        mixer = p3.AnimationMixer(rootObject=self._head_group)
+        self._player = p3.AnimationAction(
+            mixer=mixer,
+            clip=clip,
+            localRoot=self._head_group,
+            loop="LoopOnce",
+            clampWhenFinished=True,
+        )
+        self.children = [self._legend, self._renderer, self._player]
 
     def _path_xy(self, path: dict) -> np.ndarray | None:
         where = {p["name"]: (p["x"], p["y"]) for p in self.points}

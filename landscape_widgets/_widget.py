@@ -659,8 +659,16 @@ class LandscapeWidget(anywidget.AnyWidget):
             self._starts.submit(names)
 
     def _on_page_message(self, _widget, content: dict, _buffers) -> None:
-        """A point moving under the mouse: ``{event: "move", seq, name, x, y}``."""
-        if not isinstance(content, dict) or content.get("event") != "move":
+        """A point moving under the mouse, ``{event: "move", seq, name, x, y}``, or let go
+        of, ``{event: "drop", name}``."""
+        if not isinstance(content, dict):
+            return
+        if content.get("event") == "drop":
+            # starts run their optimizers where they are dropped
+            if self._starts is not None:
+                self._starts.submit({content.get("name")})
+            return
+        if content.get("event") != "move":
             return
         name, x, y = content.get("name"), content.get("x"), content.get("y")
         if not any(p["name"] == name for p in self.points):

@@ -263,6 +263,11 @@ def test_a_start_runs_its_optimizers_where_it_is_dropped(live):
     w.wait(60)
     after = w.runs_from("from")
     assert all(after[label] is before[label] for label in before)
+    # letting go runs them from there, even when the last move already put it there
+    w._on_page_message(w, {"event": "drop", "name": "from"}, [])
+    w.wait(60)
+    dropped = w.runs_from("from")
+    np.testing.assert_allclose(dropped["sgd"].project(plane).xy[0], [0.2, 0.2], rtol=1e-6)
 
 
 def test_full_runs_from_a_start_are_projected_with_their_error(live):

@@ -244,9 +244,12 @@ function render({ model, el }) {
     frames = stepFrames(overlays);
     const key = trajectoryKey(overlays);
     // new runs arrived (a start was dropped): replay them from the first step
-    if (key !== seenKey && frames.length > 1) setPlayer(play(initialPlayer(-1), frames.length));
-    else setPlayer(player);
-    seenKey = key;
+    if (key !== seenKey) {
+      root.dataset.runs = String(Number(root.dataset.runs || 0) + 1);
+      seenKey = key;
+      if (frames.length > 1) return setPlayer(play(initialPlayer(-1), frames.length));
+    }
+    setPlayer(player);
   };
 
   const drawPanel = (dpr) => {
@@ -392,6 +395,9 @@ function render({ model, el }) {
     if (done.kind === "point") {
       if (sendFrame) cancelAnimationFrame(sendFrame);
       sendPoints();
+      // the kernel may have the final position already (from the last move):
+      // say that the point was dropped, for work that waits for the drop
+      model.send({ event: "drop", name: done.name });
       localPoints = null;
     } else if (localView) {
       const view = localView;
