@@ -831,9 +831,7 @@ class SurfaceWidget(ipywidgets.VBox):
     # ------------------------------------------------------------------
     # Lines: overlays and paths
 
-    def set_overlay(
-        self, name: str, xy: Any, color: str | None = None, steps: Any = None
-    ) -> None:
+    def set_overlay(self, name: str, xy: Any, color: str | None = None, steps: Any = None) -> None:
         """Draw (or replace) a fixed polyline on the surface, e.g. a training trajectory.
 
         Parameters
@@ -912,7 +910,7 @@ class SurfaceWidget(ipywidgets.VBox):
             return
         last = max(float(o["steps"][-1]) for o in stepped.values()) or 1.0
         heads, tracks = [], []
-        for k, (name, o) in enumerate(stepped.items()):
+        for k, o in enumerate(stepped.values()):
             xy = o["xy"]
             sx, sy = self.to_scene(xy[:, 0], xy[:, 1])
             z = self.height_at(xy[:, 0], xy[:, 1]) + POINT_LIFT
