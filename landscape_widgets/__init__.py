@@ -1,9 +1,10 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
-from . import datasets, hessian, models, schedules
+from . import datasets, ensembles, hessian, models, schedules, sharpness
 from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
 from ._curve_training import CurveTrainingWidget
 from ._curves import BezierCurve, PolyChain
+from ._ensemble_plot import EnsemblePlot
 from ._explore import Explorer, explore
 from ._export import export_html
 from ._landscape import STRATEGIES, Landscape, StrategyUnavailable
@@ -20,6 +21,7 @@ __all__ = [
     "BezierCurve",
     "CurveTrainer",
     "CurveTrainingWidget",
+    "EnsemblePlot",
     "PolyChain",
     "curve_profile",
     "segment_profile",
@@ -44,6 +46,8 @@ __all__ = [
     "explore",
     "hessian",
     "schedules",
+    "sharpness",
+    "ensembles",
     "export_html",
     "models",
     "record_trajectory",

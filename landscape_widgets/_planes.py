@@ -249,6 +249,7 @@ class Plane:
         cls,
         trajectory,
         model: nn.Module | None = None,
+        origin: str = "end",
     ) -> Plane:
         """The plane of the top two principal directions of a trajectory.
 
@@ -260,9 +261,14 @@ class Plane:
         coordinates; ``anchors`` the start and the end.
 
         ``trajectory`` is a sequence of weights, a ``Trajectory``, or a list of
-        trajectories: then the components are those of their union, the
-        origin is the end of the first one, and ``info["paths"]`` holds each
-        one's plane coordinates.
+        trajectories: then the components are those of their union and
+        ``info["paths"]`` holds each one's plane coordinates.
+
+        ``origin`` says where the plane's (0, 0) is: ``"end"`` (the last point
+        of the first trajectory, where the picture centres on the trained
+        network), ``"start"`` (its first point: runs that share a start fan
+        out from the centre) or ``"mean"`` (the mean of all points: the plane
+        that fits them best, with the least total squared projection error).
 
         Examples
         --------
@@ -280,18 +286,26 @@ class Plane:
         if len(points) < 3:
             raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {len(points)}")
         _check_same_size({f"trajectory[{i}]": p for i, p in enumerate(points)})
-        last = grouped[0][-1]
-        # every point but the origin itself, first trajectory first
-        rest = grouped[0][:-1] + [p for g in grouped[1:] for p in g]
-        m = torch.stack(rest).double() - last.double()  # (K, P)
+        if origin not in ("end", "start", "mean"):
+            raise ValueError(f"origin must be 'end', 'start' or 'mean', not {origin!r}")
+        end = grouped[0][-1]
+        if origin == "end":
+            last = end
+            # every point but the origin itself, first trajectory first
+            rows = grouped[0][:-1] + [p for g in grouped[1:] for p in g]
+        else:
+            rows = points
+            last = grouped[0][0] if origin == "start" else torch.stack(points).double().mean(0)
+        m = torch.stack(rows).double() - last.double()  # (K, P)
         # principal components of the offsets: centred, as PCA is; rows are
         # few and columns many, so the SVD of the K x P matrix is cheap
         _, s, vh = torch.linalg.svd(m - m.mean(dim=0), full_matrices=False)
         if s.numel() < 2 or s[1] <= 1e-12 * s[0]:
             raise ValueError("the trajectory spans fewer than two directions; no PCA plane")
         u, v = vh[0], vh[1]
-        # fix the sign so the start lies at positive x, y: repeatable pictures
-        c0 = m[0]
+        # fix the sign so the first start lies at positive x, y from the first
+        # end: repeatable pictures
+        c0 = grouped[0][0].double() - end.double()
         u = u if c0 @ u >= 0 else -u
         v = v if c0 @ v >= 0 else -v
         var = (s**2 / (s**2).sum()).tolist()
@@ -306,8 +320,9 @@ class Plane:
         }
         if len(paths) > 1:
             info["paths"] = paths
-        anchors = {"start": paths[0][0], "end": (0.0, 0.0)}
-        return cls(last.clone(), u.float(), v.float(), "pca", anchors, info)
+        anchors = {"start": paths[0][0], "end": paths[0][-1]}
+        info["origin"] = origin
+        return cls(last.float().clone(), u.float(), v.float(), "pca", anchors, info)
 
     @classmethod
     def weights(

@@ -725,6 +725,7 @@ class LossCurve(bq.Figure):
         self._lines: dict[str, bq.Lines] = {}
         self._smooth_lines: dict[str, bq.Lines] = {}
         self._colors: dict[str, str] = {}
+        self._wanted_colors: dict[str, str] = {}  # asked for by extend(color=...)
 
         self.x_scale = bq.LinearScale()
         self.y_scale = bq.LogScale() if log_scale else bq.LinearScale()
@@ -800,8 +801,16 @@ class LossCurve(bq.Figure):
         v = _real(loss, "loss")
         self._add(series, np.array([s]), np.array([v]))
 
-    def extend(self, steps: Any, losses: Any, series: str = "loss") -> None:
-        """Add many points at once (1-D array-likes of the same length)."""
+    def extend(
+        self, steps: Any, losses: Any, series: str = "loss", color: str | None = None
+    ) -> None:
+        """Add many points at once (1-D array-likes of the same length).
+
+        ``color`` (CSS) fixes a new series' colour, e.g. to match its path on a map.
+        """
+        if color is not None:
+            with self._lock:
+                self._wanted_colors[series] = str(color)
         st = _numeric_1d(steps, "steps")
         lo = _numeric_1d(losses, "losses")
         if st.shape != lo.shape:
@@ -920,7 +929,7 @@ class LossCurve(bq.Figure):
                 self._update_legend()
 
     def _create(self, name, steps, shown, smoothed) -> list[bq.Lines]:
-        color = _next_color(self._colors.values())
+        color = self._wanted_colors.get(name) or _next_color(self._colors.values())
         self._colors[name] = color
         scales = {"x": self.x_scale, "y": self.y_scale}
         raw = bq.Lines(

@@ -21,7 +21,7 @@ from ._live import LatestJob
 from ._trajectory import PlanePath, Trajectory, record_trajectory
 
 # One colour per optimizer, distinct from the probe (orange) and path (red) markers.
-TRAJECTORY_COLORS = ("#ffffff", "#00e5ff", "#ff4fd8", "#ffe119", "#7cfc00", "#b0b0b0")
+TRAJECTORY_COLORS = ("#00d5ff", "#ff3fd0", "#ffd000", "#50e000", "#ffffff", "#a0a0a0")
 MODES = ("plane", "full")
 
 

@@ -522,3 +522,13 @@ def test_loss_curve_errors():
     with pytest.raises(TypeError, match="series must be a non-empty str"):
         curve.append(1, 0.5, series=None)
     assert curve.history == {}
+
+
+def test_loss_curve_series_take_the_colour_asked_for():
+    curve = LossCurve()
+    curve.extend([0, 1, 2], [1.0, 0.5, 0.25], series="sgd", color="#00e5ff")
+    curve.extend([0, 1, 2], [1.0, 0.6, 0.3], series="adam")
+    curve.flush()
+    assert curve.lines["sgd"].colors == ["#00e5ff"]
+    assert curve.lines["adam"].colors != ["#00e5ff"]
+    curve.close()

@@ -286,3 +286,25 @@ def test_full_runs_from_a_start_are_projected_with_their_error(live):
         w.add_start("t", 0, 0, runs=())
     with pytest.raises(KeyError):
         w.runs_from("nobody")
+
+
+def test_the_mean_origin_gives_the_best_fitting_plane(toy):
+    net, X, y = toy
+    runs = [
+        record_trajectory(net, (X, y), opt, steps=40, batch_size=32, every=4, seed=s)
+        for s, opt in enumerate(("sgd", "adam", "rmsprop"))
+    ]
+    planes = {o: Plane.pca(runs, origin=o) for o in ("end", "start", "mean")}
+    rows = torch.cat([r.weights for r in runs]).double()
+    torch.testing.assert_close(planes["mean"].origin.double(), rows.mean(0), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(planes["start"].origin, runs[0].start)
+    # the same directions up to sign; only where (0, 0) is differs
+    for o in ("start", "mean"):
+        assert abs(float(planes[o].u @ planes["end"].u)) > 0.99
+    # least squares: the plane through the mean leaves the smallest total squared error
+    sq = {
+        o: sum(float((r.project(p).distance ** 2).sum()) for r in runs) for o, p in planes.items()
+    }
+    assert sq["mean"] <= min(sq["end"], sq["start"]) + 1e-6
+    with pytest.raises(ValueError, match="origin"):
+        Plane.pca(runs, origin="middle")
