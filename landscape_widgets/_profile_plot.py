@@ -642,6 +642,24 @@ class _Series:
             self._smooth(0, self.n, smooth)
 
 
+def log_tick_values(lo: float, hi: float, most: int = 8) -> np.ndarray:
+    """Ticks at 1, 2 and 5 times powers of ten between ``lo`` and ``hi`` (thinned to
+    powers of ten, then every other one, when there would be more than ``most``)."""
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mantissas, stride in (((1, 2, 5), 1), ((1,), 1), ((1,), 2), ((1,), 4)):
+        ticks = [
+            m * 10.0**k
+            for k in range(k0, k1 + 1, stride)
+            for m in mantissas
+            if lo <= m * 10.0**k <= hi
+        ]
+        if len(ticks) <= most:
+            break
+    if len(ticks) < 2:  # a range inside one 1-2-5 step: its ends
+        ticks = [lo, hi]
+    return np.asarray(ticks, dtype=float)
+
+
 class LossCurve(bq.Figure):
     """A live loss-vs-step plot that training code feeds from any thread.
 
@@ -923,10 +941,22 @@ class LossCurve(bq.Figure):
                     self._smooth_lines[name].x = steps
                     self._smooth_lines[name].y = smoothed
         self._dirty.clear()
+        if self.log_scale:
+            self._log_ticks()
         if new:
             with self.hold_sync():
                 self.marks = [*self.marks, *new]
                 self._update_legend()
+
+    def _log_ticks(self) -> None:
+        """1-2-5 ticks over the data: a log axis left alone labels every 1..9 x 10^k,
+        and the labels of a narrow range overlap."""
+        values = np.concatenate([s.losses[: s.n] for s in self._series.values()] or [[]])
+        values = values[np.isfinite(values) & (values > 0)]
+        if not values.size:
+            return
+        self.y_axis.tick_values = log_tick_values(float(values.min()), float(values.max()))
+        self.y_axis.tick_format = "~g"
 
     def _create(self, name, steps, shown, smoothed) -> list[bq.Lines]:
         color = self._wanted_colors.get(name) or _next_color(self._colors.values())

@@ -532,3 +532,18 @@ def test_loss_curve_series_take_the_colour_asked_for():
     assert curve.lines["sgd"].colors == ["#00e5ff"]
     assert curve.lines["adam"].colors != ["#00e5ff"]
     curve.close()
+
+
+def test_log_ticks_are_few_and_at_1_2_5():
+    from landscape_widgets._profile_plot import log_tick_values
+
+    np.testing.assert_allclose(log_tick_values(0.07, 2.0), [0.1, 0.2, 0.5, 1.0, 2.0])
+    wide = log_tick_values(1e-6, 10.0)
+    assert len(wide) <= 8 and all(np.log10(wide) == np.round(np.log10(wide)))
+    narrow = log_tick_values(0.0805, 0.0809)
+    assert narrow.tolist() == [0.0805, 0.0809]
+    curve = LossCurve(log_scale=True)
+    curve.extend([0, 1, 2, 3], [2.0, 0.5, 0.09, 0.08])
+    curve.flush()
+    assert list(curve.y_axis.tick_values) == [0.1, 0.2, 0.5, 1.0, 2.0]
+    curve.close()
