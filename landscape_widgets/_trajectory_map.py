@@ -58,11 +58,12 @@ def normalise_runs(runs) -> dict[str, dict]:
 class Starts:
     """The start points of one map and the runs that follow each of them."""
 
-    def __init__(self, widget, on_error):
+    def __init__(self, widget):
         self.widget = widget
         self.specs: dict[str, dict] = {}
         self.runs: dict[str, dict[str, Trajectory]] = {}
-        self.jobs = LatestJob("landscape-trajectories", on_error)
+        self.error = ""  # the last failed run's traceback, until a run succeeds
+        self.jobs = LatestJob("landscape-trajectories", self._failed)
         self._lock = threading.Lock()
         self._pending: set[str] = set()
 
@@ -84,26 +85,36 @@ class Starts:
         for name in sorted(names):
             if name not in where or name not in self.specs:
                 continue
-            spec = self.specs[name]
-            x, y = where[name]
-            with w._send_lock:
-                w.activity = f"running {', '.join(spec['runs'])} from {name}…"
-            done = {}
-            for label, kw in spec["runs"].items():
-                if cancel.is_set():
-                    return
-                done[label] = self.run_one(spec, (x, y), label, kw)
-            self.runs[name] = done
-            with w._send_lock, w.hold_sync():
-                for k, (label, traj) in enumerate(done.items()):
-                    w.add_trajectory(
-                        traj,
-                        name=f"{name}:{label}",
-                        color=spec["colors"][k % len(spec["colors"])],
-                        label=f"{label}" if len(self.specs) == 1 else f"{name}: {label}",
-                    )
+            self._run_start(name, where[name], cancel)
+        self.error = ""
         with w._send_lock:
             w.activity = ""
+
+    def _failed(self, exc: BaseException, text: str) -> None:
+        # kept apart from the grid's status, which a finished grid would overwrite
+        self.error = text
+        with self.widget._send_lock:
+            self.widget.activity = f"error: {type(exc).__name__}: {exc}"
+
+    def _run_start(self, name: str, xy, cancel: threading.Event) -> None:
+        w = self.widget
+        spec = self.specs[name]
+        with w._send_lock:
+            w.activity = f"running {', '.join(spec['runs'])} from {name}…"
+        done = {}
+        for label, kw in spec["runs"].items():
+            if cancel.is_set():
+                return
+            done[label] = self.run_one(spec, xy, label, kw)
+        self.runs[name] = done
+        with w._send_lock, w.hold_sync():
+            for k, (label, traj) in enumerate(done.items()):
+                w.add_trajectory(
+                    traj,
+                    name=f"{name}:{label}",
+                    color=spec["colors"][k % len(spec["colors"])],
+                    label=label if len(self.specs) == 1 else f"{name}: {label}",
+                )
 
     def run_one(self, spec: dict, xy, label: str, kw: dict) -> Trajectory:
         w = self.widget
@@ -142,6 +153,7 @@ def start_spec(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     runs = normalise_runs(runs)
+    _check_runs(runs)
     model = model if model is not None else widget.landscape.model
     data = data if data is not None else widget.landscape.data
     for name, value in (("steps", steps), ("every", every)):
@@ -159,6 +171,32 @@ def start_spec(
         "data": data,
         "colors": colors,
     }
+
+
+# set by the start itself, not per run
+_FIXED = {"model", "data", "plane", "start", "progress", "device"}
+
+
+def _check_runs(runs: dict[str, dict]) -> None:
+    """Refuse at once what would only fail later on the background thread."""
+    import inspect
+
+    from ._train import DEFAULT_LR
+
+    known = set(inspect.signature(record_trajectory).parameters) - _FIXED
+    for label, kw in runs.items():
+        unknown = sorted(set(kw) - known)
+        if unknown:
+            raise TypeError(
+                f"runs[{label!r}] has unknown argument(s) {', '.join(unknown)}; "
+                f"accepted: {', '.join(sorted(known))}"
+            )
+        opt = kw["optimizer"]
+        if not callable(opt) and (not isinstance(opt, str) or opt.lower() not in DEFAULT_LR):
+            raise ValueError(
+                f"runs[{label!r}]: optimizer must be one of {', '.join(map(repr, DEFAULT_LR))} "
+                f"or a callable params -> torch.optim.Optimizer, got {opt!r}"
+            )
 
 
 def encode_steps(steps, n: int) -> np.ndarray:

@@ -508,7 +508,7 @@ class LandscapeWidget(anywidget.AnyWidget):
 
         spec = start_spec(self, runs, mode, steps, batch_size, every, seed, model, data, colors)
         if self._starts is None:
-            self._starts = Starts(self, self._job_failed)
+            self._starts = Starts(self)
         self.add_probe(name, x, y)
         self._starts.add(name, spec)
 
@@ -587,6 +587,8 @@ class LandscapeWidget(anywidget.AnyWidget):
                 raise TimeoutError(f"the widget was still computing after {timeout} s")
         if self.status.startswith("error"):
             raise RuntimeError(f"the widget's background work failed:\n{self._error_text}")
+        if self._starts is not None and self._starts.error:
+            raise RuntimeError(f"an optimizer run from a start failed:\n{self._starts.error}")
         return self
 
     def close(self) -> None:

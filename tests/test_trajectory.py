@@ -286,6 +286,21 @@ def test_full_runs_from_a_start_are_projected_with_their_error(live):
         w.add_start("t", 0, 0, runs=())
     with pytest.raises(KeyError):
         w.runs_from("nobody")
+    # refused at once, not later on the background thread
+    with pytest.raises(ValueError, match="optimizer must be"):
+        w.add_start("t", 0, 0, runs=("lbfgs",))
+    with pytest.raises(TypeError, match="unknown argument"):
+        w.add_start("t", 0, 0, runs={"sgd": {"learning_rate": 0.1}})
+    assert "t" not in {p["name"] for p in w.points}
+
+
+def test_a_run_that_fails_reports_and_clears_its_activity(live):
+    net, X, y, ls, make = live
+    w = make(Plane.random(net, seed=5))
+    w.add_start("s", 0.1, 0.1, runs={"sgd": {"steps": 3, "every": 0}}, steps=5)
+    with pytest.raises(RuntimeError, match="every must be"):
+        w.wait(60)
+    assert w.activity.startswith("error: ValueError")
 
 
 def test_the_mean_origin_gives_the_best_fitting_plane(toy):

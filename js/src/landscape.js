@@ -34,6 +34,7 @@ const REDRAW_ON = [
   "width",
   "height",
   "status",
+  "activity",
   "progress",
   "level",
   "done",
@@ -189,9 +190,12 @@ function render({ model, el }) {
       pendingAnswer = null;
     }
     const status = model.get("status");
-    statusText.style.color = status.startsWith("error") ? "#c00" : "#444";
-    statusText.textContent =
+    const failed = status.startsWith("error") || (model.get("activity") || "").startsWith("error");
+    statusText.style.color = failed ? "#c00" : "#444";
+    const shown =
       status === "computing" ? `computing… ${Math.round(100 * model.get("progress"))}%` : status === "idle" ? "" : status;
+    const activity = model.get("activity") || "";
+    statusText.textContent = activity ? (shown ? `${shown} · ${activity}` : activity) : shown;
     cmap.value = state.colormap;
     logBox.checked = state.log;
   };
