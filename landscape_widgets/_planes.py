@@ -269,6 +269,8 @@ class Plane:
         network), ``"start"`` (its first point: runs that share a start fan
         out from the centre) or ``"mean"`` (the mean of all points: the plane
         that fits them best, with the least total squared projection error).
+        With ``"end"`` the fit follows Li et al.: the offsets of the other
+        points from the end, so a single trajectory needs at least 4 points.
 
         Examples
         --------

@@ -422,6 +422,7 @@ class SurfaceWidget(ipywidgets.VBox):
         self._marker_group = p3.Group()
         self._line_group = p3.Group()
         self._head_group = p3.Group()
+        self._heads: list = []
         self._player = None
         self._sphere = p3.SphereBufferGeometry(radius=POINT_RADIUS, widthSegments=16,
                                                heightSegments=12)  # fmt: skip
@@ -890,6 +891,10 @@ class SurfaceWidget(ipywidgets.VBox):
         self._sync_lines("overlay:", wanted)
         self._animate_heads()
 
+    @traitlets.observe("play_seconds")
+    def _on_play_seconds(self, change: dict) -> None:
+        self._animate_heads()
+
     @property
     def player(self) -> p3.AnimationAction | None:
         """The play/pause/stop control of the moving markers (None without stepped overlays)."""
@@ -902,13 +907,22 @@ class SurfaceWidget(ipywidgets.VBox):
         notebook or an exported page replays them with no kernel.
         """
         stepped = {n: o for n, o in self._overlays.items() if "steps" in o}
+        old = self._player
+        self._head_group.children = ()
+        if old is not None:
+            # the replaced widgets would otherwise live on in the kernel and the
+            # saved notebook
+            clip, mixer = old.clip, old.mixer
+            for w in (old, old.layout, clip, mixer, *clip.tracks, *self._heads,
+                      *(h.material for h in self._heads)):  # fmt: skip
+                w.close()
+            self._player, self._heads = None, []
+            self.children = [self._legend, self._renderer]
         if not stepped or self._heights is None:
-            self._head_group.children = ()
-            if self._player is not None:
-                self._player = None
-                self.children = [self._legend, self._renderer]
             return
-        last = max(float(o["steps"][-1]) for o in stepped.values()) or 1.0
+        first = min(float(o["steps"][0]) for o in stepped.values())
+        last = max(float(o["steps"][-1]) for o in stepped.values())
+        span = (last - first) or 1.0
         heads, tracks = [], []
         for k, o in enumerate(stepped.values()):
             xy = o["xy"]
@@ -922,12 +936,13 @@ class SurfaceWidget(ipywidgets.VBox):
                 position=tuple(float(c) for c in where[-1]),
             )
             heads.append(head)
-            times = (np.asarray(o["steps"], np.float64) / last * self.play_seconds).astype(
-                np.float32
-            )
+            times = (
+                (np.asarray(o["steps"], np.float64) - first) / span * self.play_seconds
+            ).astype(np.float32)
             tracks.append(
                 p3.VectorKeyframeTrack(name=f"head{k}.position", times=times, values=where)
             )
+        self._heads = heads
         self._head_group.children = tuple(heads)
         clip = p3.AnimationClip(tracks=tracks, duration=float(self.play_seconds))
         mixer = p3.AnimationMixer(rootObject=self._head_group)

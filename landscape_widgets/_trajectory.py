@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,7 @@ def record_trajectory(
     label: str | None = None,
     progress: bool = False,
     device: str | torch.device = "cpu",
+    stop: Callable[[], bool] | None = None,
 ) -> Trajectory:
     """Train a copy of ``model`` for ``steps`` steps and record its path.
 
@@ -226,6 +228,9 @@ def record_trajectory(
         Show a progress bar.
     device : str or torch.device
         Where to train.
+    stop : callable, optional
+        Checked before every step; when it returns True the run ends there
+        (the trajectory then stops early, and ``info["steps"]`` says so).
 
     Examples
     --------
@@ -256,8 +261,11 @@ def record_trajectory(
             raise ValueError("batch_size=None needs data with a length") from None
     device = _resolve_device(device)
     net = copy.deepcopy(model).to(device)
-    theta0, xy0 = _start_point(start, plane, layout, net)
-    torch.nn.utils.vector_to_parameters(theta0.to(device), net.parameters())
+    dtype = next(net.parameters()).dtype
+    theta0 = _start_point(start, plane, layout, net)
+    # a copy: the parameters become views of this vector, and `start` may be
+    # another run's weights or a plane's origin
+    torch.nn.utils.vector_to_parameters(theta0.to(device, dtype, copy=True), net.parameters())
     loader = _make_loader(data, int(batch_size), seed)
 
     if plane is None:
@@ -266,31 +274,54 @@ def record_trajectory(
     else:
         for p in net.parameters():
             p.requires_grad_(False)
-        xy = nn.Parameter(torch.tensor(xy0, dtype=torch.float32, device=device))
-        origin, u, v = (t.to(device) for t in (plane.origin, plane.u, plane.v))
-        params = [xy]
+        # Descend in orthonormal coordinates q of the plane: the gradient in q is
+        # the weight gradient projected onto the plane, whatever the lengths and
+        # angle of the plane's u and v (random planes are neither unit nor
+        # orthogonal). For Plane.weights, q is the two weights themselves.
+        uv = torch.stack([plane.u, plane.v], dim=1).double()
+        basis, r = torch.linalg.qr(uv)
+        # QR may flip a column's sign; undo it, so for Plane.weights q is the
+        # two weights' offsets themselves
+        basis = basis * torch.sign(torch.diagonal(r))
+        q = nn.Parameter(torch.zeros(2, dtype=dtype, device=device))
+        base = theta0.to(device, dtype, copy=True)
+        e1, e2 = (basis[:, k].to(device, dtype) for k in range(2))
+        params = [q]
 
         def current():
-            return plane.point(*xy.detach().cpu().tolist())
+            return (base + q.detach()[0] * e1 + q.detach()[1] * e2).float().cpu()
 
     opt = _make_optimizer(optimizer, params, lr, weight_decay)
     kept, kept_steps, losses = [current().clone()], [0], []
     on_cuda = device.type == "cuda"
     was_training = net.training
-    with torch.random.fork_rng(devices=[device] if on_cuda else [], device_type="cuda"):
-        torch.manual_seed(seed)
+    # The global generator is shared by every thread: seeding it from a
+    # background thread (a start dropped on the map) would rewind the kernel's
+    # random state, so only the main thread seeds it (for dropout); the
+    # shuffling has its own seeded generator either way.
+    main = threading.current_thread() is threading.main_thread()
+    with torch.random.fork_rng(
+        devices=[device] if on_cuda else [], device_type="cuda", enabled=main
+    ):
+        if main:
+            if on_cuda:
+                torch.manual_seed(seed)
+            else:  # leaves the caller's CUDA generators alone
+                torch.default_generator.manual_seed(seed)
         net.train()
         batches = _cycle(loader)
         bar = tqdm(total=int(steps), disable=not progress, desc=label or "trajectory", unit="step")
         try:
             for step in range(1, int(steps) + 1):
+                if stop is not None and stop():
+                    break
                 xb, yb = (t.to(device) for t in next(batches))
                 if loss_fn is None:
                     loss_fn = _default_loss(yb)
                 if plane is None:
                     out = net(xb)
                 else:
-                    w = origin + xy[0] * u + xy[1] * v
+                    w = base + q[0] * e1 + q[1] * e2
                     out = functional_call(net, layout.split(w), (xb,))
                 loss = loss_fn(out, yb)
                 opt.zero_grad(set_to_none=True)
@@ -311,7 +342,7 @@ def record_trajectory(
         "lr": lr,
         "batch_size": int(batch_size),
         "seed": seed,
-        "steps": int(steps),
+        "steps": len(losses),
         "weight_decay": weight_decay,
         "plane": None if plane is None else plane.kind,
     }
@@ -325,7 +356,7 @@ def record_trajectory(
 
 
 def _start_point(start, plane: Plane | None, layout: ParamLayout, net: nn.Module):
-    """The starting weight vector, and with a plane its plane coordinates."""
+    """The starting weight vector (with a plane, on the plane)."""
     is_pair = (
         isinstance(start, (tuple, list, np.ndarray))
         and len(start) == 2
@@ -337,11 +368,10 @@ def _start_point(start, plane: Plane | None, layout: ParamLayout, net: nn.Module
         x, y = (float(c) for c in start)
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError(f"start has non-finite coordinates {start!r}")
-        return plane.point(x, y), (x, y)
+        return plane.point(x, y)
     theta = weights_of(net) if start is None else as_vector(start, layout)
     if not torch.isfinite(theta).all():
         raise ValueError("start has non-finite (NaN or inf) weights")
     if plane is None:
-        return theta, None
-    x, y = plane.project(theta).tolist()
-    return plane.point(x, y), (x, y)
+        return theta
+    return plane.point(*plane.project(theta).tolist())

@@ -75,17 +75,21 @@ class Starts:
         with self._lock:
             self._pending |= names & set(self.specs)
         if self._pending:
-            self.jobs.submit(self._job)
+            # a newer drop makes the running optimizers stale: stop them
+            self.jobs.submit(self._job, cancel_running=True)
 
     def _job(self, cancel: threading.Event) -> None:
         w = self.widget
         with self._lock:
             names, self._pending = self._pending, set()
         where = {p["name"]: (p["x"], p["y"]) for p in w.points}
-        for name in sorted(names):
-            if name not in where or name not in self.specs:
-                continue
-            self._run_start(name, where[name], cancel)
+        todo = [n for n in sorted(names) if n in where and n in self.specs]
+        for k, name in enumerate(todo):
+            if not self._run_start(name, where[name], cancel):
+                # cancelled: the next job runs these (at their new places)
+                with self._lock:
+                    self._pending |= set(todo[k:])
+                return
         self.error = ""
         with w._send_lock:
             w.activity = ""
@@ -96,27 +100,36 @@ class Starts:
         with self.widget._send_lock:
             self.widget.activity = f"error: {type(exc).__name__}: {exc}"
 
-    def _run_start(self, name: str, xy, cancel: threading.Event) -> None:
+    def _run_start(self, name: str, xy, cancel: threading.Event) -> bool:
+        """Run a start's optimizers and draw them; False when cancelled."""
         w = self.widget
         spec = self.specs[name]
         with w._send_lock:
             w.activity = f"running {', '.join(spec['runs'])} from {name}…"
         done = {}
         for label, kw in spec["runs"].items():
+            done[label] = self.run_one(spec, xy, label, kw, cancel)
             if cancel.is_set():
-                return
-            done[label] = self.run_one(spec, xy, label, kw)
-        self.runs[name] = done
+                return False
+        # projections can be heavy: outside the lock that the grid's sends share
+        paths = {label: traj.project(w.plane) for label, traj in done.items()}
         with w._send_lock, w.hold_sync():
+            if cancel.is_set():
+                return False
+            self.runs[name] = done
             for k, (label, traj) in enumerate(done.items()):
-                w.add_trajectory(
+                w._draw_trajectory(
+                    f"{name}:{label}",
                     traj,
-                    name=f"{name}:{label}",
+                    paths[label],
                     color=spec["colors"][k % len(spec["colors"])],
-                    label=label if len(self.specs) == 1 else f"{name}: {label}",
+                    label=f"{name}: {label}",
                 )
+        return True
 
-    def run_one(self, spec: dict, xy, label: str, kw: dict) -> Trajectory:
+    def run_one(
+        self, spec: dict, xy, label: str, kw: dict, cancel: threading.Event | None = None
+    ) -> Trajectory:
         w = self.widget
         plane = w.plane
         args = {
@@ -126,6 +139,8 @@ class Starts:
             "seed": spec["seed"],
             "loss_fn": w.landscape.loss_fn,
             "label": label,
+            "device": w.landscape.device,
+            "stop": None if cancel is None else cancel.is_set,
             **kw,
         }
         if spec["mode"] == "plane":
@@ -159,7 +174,11 @@ def start_spec(
     for name, value in (("steps", steps), ("every", every)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    colors = list(colors) if colors else [trajectory_color(k) for k in range(len(runs))]
+    if not colors:
+        # after the colours of the starts already on the map
+        used = sum(len(s["runs"]) for s in widget._starts.specs.values()) if widget._starts else 0
+        colors = [trajectory_color(used + k) for k in range(len(runs))]
+    colors = list(colors)
     return {
         "runs": runs,
         "mode": mode,
@@ -174,7 +193,7 @@ def start_spec(
 
 
 # set by the start itself, not per run
-_FIXED = {"model", "data", "plane", "start", "progress", "device"}
+_FIXED = {"model", "data", "plane", "start", "progress", "device", "stop"}
 
 
 def _check_runs(runs: dict[str, dict]) -> None:

@@ -440,7 +440,13 @@ class LandscapeWidget(anywidget.AnyWidget):
         entry = {"name": name, "xy": encode_array(arr), "color": color, "label": label or name}
         if steps is not None:
             entry["steps"] = encode_array(encode_steps(steps, len(arr)))
-        self.overlays = [o for o in self.overlays if o["name"] != name] + [entry]
+        with self._send_lock:
+            # a replaced overlay keeps its place (and its place in the legend)
+            names = [o["name"] for o in self.overlays]
+            if name in names:
+                self.overlays = [entry if o["name"] == name else o for o in self.overlays]
+            else:
+                self.overlays = [*self.overlays, entry]
 
     def add_trajectory(
         self,
@@ -457,21 +463,43 @@ class LandscapeWidget(anywidget.AnyWidget):
         distance: its shadow can cross terrain the run never touched.
         """
         from ._trajectory import Trajectory
-        from ._trajectory_map import overlay_label, trajectory_color
 
         if not isinstance(trajectory, Trajectory):
             raise TypeError(f"expected a Trajectory, not {type(trajectory).__name__}")
         if self.plane is None:
             raise ValueError("the map has no plane to project onto (it was made from a Surface)")
-        name = name or trajectory.label or f"trajectory{len(self.trajectories) + 1}"
+        if name is None:
+            # two runs with one label (two "sgd" runs) must not replace each other
+            base = trajectory.label or "trajectory"
+            name, k = base, 1
+            while name in self.trajectories:
+                k += 1
+                name = f"{base} {k}"
         path = trajectory.project(self.plane)
-        scale = float(self.plane.origin.norm())
+        with self._send_lock:
+            return self._draw_trajectory(name, trajectory, path, color, label)
+
+    def _draw_trajectory(self, name, trajectory, path, color=None, label=None):
+        """Draw a projected path; one that diverged is cut at its first NaN/inf point."""
+        from ._trajectory import PlanePath
+        from ._trajectory_map import overlay_label, trajectory_color
+
+        text = label or trajectory.label or name
+        bad = ~np.isfinite(path.xy).all(axis=1) | ~np.isfinite(path.distance)
+        if bad.any():
+            k = int(np.argmax(bad))
+            text = f"{text} (diverged by step {int(path.steps[k])})"
+            keep = slice(0, max(k, 1))
+            path = PlanePath(
+                path.xy[keep], path.distance[keep], path.relative[keep], path.steps[keep]
+            )
+            if not np.isfinite(path.xy).all():
+                raise ValueError(f"trajectory {name!r} is not finite even at its start")
         if color is None:
             known = [o["name"] for o in self.overlays if "steps" in o]
-            k = known.index(name) if name in known else len(known)
-            color = trajectory_color(k)
-        text = overlay_label(label or trajectory.label or name, path, scale)
+            color = trajectory_color(known.index(name) if name in known else len(known))
         self.trajectories[name] = path
+        text = overlay_label(text, path, float(self.plane.origin.norm()))
         self.set_overlay(name, path.xy, color=color, label=text, steps=path.steps)
         return path
 
@@ -519,7 +547,9 @@ class LandscapeWidget(anywidget.AnyWidget):
         return dict(self._starts.runs.get(start, {}))
 
     def remove_overlay(self, name: str) -> None:
-        self.overlays = [o for o in self.overlays if o["name"] != name]
+        with self._send_lock:
+            self.overlays = [o for o in self.overlays if o["name"] != name]
+            self.trajectories.pop(name, None)
 
     def point(self, name: str) -> tuple[float, float]:
         """The current (x, y) of a named point."""
@@ -656,8 +686,10 @@ class LandscapeWidget(anywidget.AnyWidget):
             self._dirty_probes |= {p["name"] for p in moved if p["role"] == "probe"}
             self._dirty_paths |= {q["name"] for q in self.paths if names & set(q["points"])}
         self._point_jobs.submit(self._point_job)
-        # starts run their optimizers where they are dropped, not on every move
-        if self._starts is not None and not self._page_moving:
+        # starts run their optimizers where they are dropped, not on every move;
+        # the page says "drop" itself (its final sync may carry no change)
+        from_page = "points" in getattr(self, "_property_lock", {})
+        if self._starts is not None and not self._page_moving and not from_page:
             self._starts.submit(names)
 
     def _on_page_message(self, _widget, content: dict, _buffers) -> None:

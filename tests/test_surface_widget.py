@@ -20,6 +20,7 @@ from landscape_widgets._surface3d import (
     HEIGHT,
     LINE_LIFT,
     MAX_STEP_CELLS,
+    POINT_LIFT,
     POINT_RADIUS,
     ROLE_COLORS,
     SurfaceWidget,
@@ -478,3 +479,31 @@ def test_paths_are_validated(bad, message):
     w = SurfaceWidget()
     with pytest.raises(traitlets.TraitError, match=message):
         w.paths = [bad]
+
+
+def test_stepped_overlays_get_keyframed_markers_without_leaking_widgets():
+    from ipywidgets.widgets.widget import _instances
+
+    view = SurfaceWidget(bowl_surface())
+    xy = np.c_[np.linspace(-1, 1, 6), np.zeros(6)]
+    view.set_overlay("a", xy, color="#00d5ff", steps=[10, 12, 14, 16, 18, 20])
+    view.set_overlay("b", np.c_[np.zeros(3), np.linspace(-1, 1, 3)], steps=[10, 15, 20])
+    (ta, tb) = view.player.clip.tracks
+    # step time, from the first step: both markers end together at play_seconds
+    np.testing.assert_allclose(ta.times, np.linspace(0, 5, 6), rtol=1e-6)
+    np.testing.assert_allclose(tb.times, [0, 2.5, 5], rtol=1e-6)
+    # keyframes sit on the surface at the path's points, a marker's radius up
+    sx, sy = view.to_scene(xy[:, 0], xy[:, 1])
+    z = view.height_at(xy[:, 0], xy[:, 1]) + POINT_LIFT
+    np.testing.assert_allclose(ta.values, np.c_[sx, sy, z], rtol=1e-5, atol=1e-6)
+    assert view.player in view.children
+    count = len(_instances)
+    for _ in range(3):
+        view.set_overlay("a", xy, steps=[10, 12, 14, 16, 18, 20])
+        view.log_height = not view.log_height
+    assert len(_instances) == count
+    view.play_seconds = 2.0
+    np.testing.assert_allclose(view.player.clip.tracks[0].times[-1], 2.0)
+    view.remove_overlay("a")
+    view.remove_overlay("b")
+    assert view.player is None and view.player not in view.children

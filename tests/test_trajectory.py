@@ -112,18 +112,55 @@ def test_two_weight_runs_move_only_those_weights_by_their_own_gradient(toy):
     assert path.max_error == 0.0
 
 
-def test_in_plane_runs_descend_the_gradient_in_plane_coordinates(toy):
+def test_in_plane_runs_follow_the_gradient_projected_onto_the_plane(toy):
     net, X, y = toy
-    plane = Plane.random(net, seed=1)
+    plane = Plane.random(net, seed=1)  # neither unit nor orthogonal directions
     run = record_trajectory(net, (X, y), "sgd", lr=0.2, steps=5, plane=plane, start=(0.4, -0.3))
-    xy = torch.tensor([0.4, -0.3], dtype=torch.float64)
+    B = torch.stack([plane.u, plane.v], dim=1).double()  # (P, 2)
+    w = plane.point(0.4, -0.3).double()
     for k in range(6):
-        torch.testing.assert_close(run.weights[k], plane.point(*xy.tolist()), rtol=1e-5, atol=1e-6)
-        _, g = loss_and_grad(net, plane.point(*xy.tolist()), X, y)
-        # the chain rule: d/dx L(o + x u + y v) = u . grad L
-        xy = xy - 0.2 * torch.stack([plane.u @ g, plane.v @ g]).double()
+        torch.testing.assert_close(run.weights[k].double(), w, rtol=1e-4, atol=1e-5)
+        _, g = loss_and_grad(net, w.float(), X, y)
+        # the orthogonal projection onto the plane: B (B^T B)^-1 B^T g
+        pg = B @ torch.linalg.solve(B.T @ B, B.T @ g.double())
+        w = w - 0.2 * pg
     # the path never leaves the plane
     assert run.project(plane).max_error < 1e-5
+    # and does not depend on how the plane is parametrised: the same plane
+    # with its directions rescaled and mixed gives the same weights
+    other = Plane(plane.origin, 3.0 * plane.u + plane.v, plane.u - 0.5 * plane.v, "random")
+    again = record_trajectory(
+        net, (X, y), "sgd", lr=0.2, steps=5, plane=other, start=plane.point(0.4, -0.3)
+    )
+    torch.testing.assert_close(again.weights, run.weights, rtol=1e-4, atol=1e-5)
+
+
+def test_the_start_the_dtype_and_the_random_state_are_the_callers(toy):
+    import threading
+
+    net, X, y = toy
+    a = record_trajectory(net, (X, y), "adam", steps=5)
+    end = a.end.clone()
+    record_trajectory(net, (X, y), "adam", steps=5, start=a.end)
+    torch.testing.assert_close(a.end, end, rtol=0, atol=0)
+    plane = Plane.random(net, seed=0)
+    origin = plane.origin.clone()
+    record_trajectory(net, (X, y), "sgd", steps=3, start=plane.origin)
+    assert torch.equal(plane.origin, origin)
+    # a float64 model trains in float64
+    wide = copy.deepcopy(net).double()
+    run = record_trajectory(wide, (X.double(), y), "sgd", lr=0.3, steps=3)
+    _, g = loss_and_grad(wide, flat(wide), X.double(), y)
+    torch.testing.assert_close(run.weights[1].double(), (flat(wide) - 0.3 * g).float().double())
+    record_trajectory(wide, (X.double(), y), "sgd", steps=2, plane=Plane.random(wide))
+    # from another thread the global generator is neither seeded nor rewound
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    worker = threading.Thread(target=record_trajectory, args=(net, (X, y)), kwargs={"steps": 3})
+    worker.start()
+    worker.join()
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_projection_error_is_the_residual_off_the_plane(toy):
@@ -323,3 +360,44 @@ def test_the_mean_origin_gives_the_best_fitting_plane(toy):
     assert sq["mean"] <= min(sq["end"], sq["start"]) + 1e-6
     with pytest.raises(ValueError, match="origin"):
         Plane.pca(runs, origin="middle")
+
+
+def test_a_drop_from_the_page_runs_the_optimizers_once(live, monkeypatch):
+    from landscape_widgets._trajectory_map import Starts
+
+    net, X, y, ls, make = live
+    w = make(Plane.random(net, seed=2))
+    w.add_start("s", 0.1, 0.1, runs=("sgd",), steps=3)
+    w.wait(60)
+    calls = []
+    real = Starts.run_one
+    monkeypatch.setattr(
+        Starts,
+        "run_one",
+        lambda self, spec, xy, *a, **k: calls.append(xy) or real(self, spec, xy, *a, **k),
+    )
+    # the mouse is let go: the page syncs the final position, then says "drop"
+    moved = [dict(p, x=0.3, y=-0.2) if p["name"] == "s" else p for p in w.points]
+    w.set_state({"points": moved})
+    w._on_page_message(w, {"event": "drop", "name": "s"}, [])
+    w.wait(60)
+    assert calls == [(0.3, -0.2)]
+
+
+def test_diverged_runs_are_cut_and_same_labels_kept_apart(live):
+    net, X, y, ls, make = live
+    plane = Plane.random(net, seed=3)
+    w = make(plane)
+    blown = record_trajectory(net, (X, y), "sgd", lr=0.1, steps=10, every=1)
+    blown.weights[6:] = float("nan")  # what an overflowing run records
+    path = w.add_trajectory(blown)
+    assert len(path.xy) == 6 and np.isfinite(path.xy).all()
+    assert "diverged by step 6" in w.overlays[-1]["label"]
+    calm = record_trajectory(net, (X, y), "sgd", lr=0.1, steps=5)
+    w.add_trajectory(calm)
+    assert [o["name"] for o in w.overlays] == ["sgd", "sgd 2"]
+    # replacing keeps the order; removing forgets the path
+    w.add_trajectory(calm, name="sgd")
+    assert [o["name"] for o in w.overlays] == ["sgd", "sgd 2"]
+    w.remove_overlay("sgd")
+    assert list(w.trajectories) == ["sgd 2"]

@@ -15,7 +15,7 @@ import { drawPredictions } from "./predictions.js";
 import { panView, pick, transform, zoomView } from "./view.js";
 import { plotBox } from "./axes.js";
 import { SPEEDS, initialPlayer, pause, play, seek, select, shownIndex, tick } from "./player.js";
-import { frameAtStep, stepFrames, strideFor, trajectoryKey } from "./trajectories.js";
+import { frameAtStep, hasNewRuns, stepFrames, strideFor, trajectoryKeys } from "./trajectories.js";
 
 const REDRAW_ON = [
   "loss",
@@ -119,7 +119,7 @@ function render({ model, el }) {
   const latencies = [];
   let overlays = decodeOverlays(model.get("overlays"));
   let frames = stepFrames(overlays);
-  let seenKey = trajectoryKey(overlays);
+  let seenKeys = trajectoryKeys(overlays);
   let player = initialPlayer(-1);
   let playTimer = 0;
 
@@ -246,14 +246,21 @@ function render({ model, el }) {
   const onOverlays = () => {
     overlays = decodeOverlays(model.get("overlays"));
     frames = stepFrames(overlays);
-    const key = trajectoryKey(overlays);
-    // new runs arrived (a start was dropped): replay them from the first step
-    if (key !== seenKey) {
+    const keys = trajectoryKeys(overlays);
+    const fresh = hasNewRuns(seenKeys, keys);
+    seenKeys = keys;
+    const asked = model.get("player_step") ?? -1;
+    if (asked >= 0 && frames.length) {
+      // a step asked for from Python before the paths arrived
+      setPlayer(select(player, frameAtStep(frames, asked), frames.length));
+    } else if (fresh) {
+      // new runs arrived (a start was dropped): replay them from the first step
       root.dataset.runs = String(Number(root.dataset.runs || 0) + 1);
-      seenKey = key;
-      if (frames.length > 1) return setPlayer(play(initialPlayer(-1), frames.length));
+      if (frames.length > 1) setPlayer(play(initialPlayer(-1), frames.length));
+      else setPlayer(player);
+    } else {
+      setPlayer(player);
     }
-    setPlayer(player);
   };
 
   const drawPanel = (dpr) => {

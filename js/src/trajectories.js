@@ -48,16 +48,22 @@ export function strideFor(count, seconds = 5, fps = 30) {
 }
 
 /**
- * A key that changes when the set of trajectories changes (names, lengths,
- * last steps): a new key means new runs arrived and the player starts over.
+ * Keys of the trajectories (name, length, last step, first and last point),
+ * one per path: a key that was not there before means a new run arrived.
  */
-export function trajectoryKey(overlays) {
+export function trajectoryKeys(overlays) {
   return (overlays || [])
     .filter((o) => o.stepsData)
     .map((o) => {
       const s = o.stepsData;
       const xy = o.xyData;
-      return `${o.name}:${s.length}:${s[s.length - 1]}:${xy ? xy[xy.length - 2] : ""}:${xy ? xy[xy.length - 1] : ""}`;
-    })
-    .join("|");
+      const ends = xy ? [xy[0], xy[1], xy[xy.length - 2], xy[xy.length - 1]].join(",") : "";
+      return `${o.name}:${s.length}:${s[s.length - 1]}:${ends}`;
+    });
+}
+
+/** Whether `now` has a key that `before` had not: runs were added or redone. */
+export function hasNewRuns(before, now) {
+  const seen = new Set(before);
+  return now.some((k) => !seen.has(k));
 }

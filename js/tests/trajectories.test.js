@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { frameAtStep, pointsAtStep, stepFrames, strideFor, trajectoryKey } from "../src/trajectories.js";
+import { frameAtStep, hasNewRuns, pointsAtStep, stepFrames, strideFor, trajectoryKeys } from "../src/trajectories.js";
 
 const f32 = (a) => Float32Array.from(a);
 
@@ -50,12 +50,22 @@ describe("replay speed", () => {
 });
 
 describe("new runs", () => {
-  it("change the key when a path is replaced, and not when nothing moved", () => {
-    const a = [{ name: "s:sgd", stepsData: f32([0, 1, 2]), xyData: f32([0, 0, 1, 1, 2, 2]) }];
-    const same = [{ name: "s:sgd", stepsData: f32([0, 1, 2]), xyData: f32([0, 0, 1, 1, 2, 2]) }];
-    const moved = [{ name: "s:sgd", stepsData: f32([0, 1, 2]), xyData: f32([0, 0, 1, 1, 3, 2]) }];
-    expect(trajectoryKey(a)).toBe(trajectoryKey(same));
-    expect(trajectoryKey(a)).not.toBe(trajectoryKey(moved));
-    expect(trajectoryKey([{ name: "plain", xyData: f32([0, 0, 1, 1]) }])).toBe("");
+  const run = (name, xy) => ({ name, stepsData: f32([0, 1, 2]), xyData: f32(xy) });
+  it("are runs whose key was not there before", () => {
+    const a = [run("s:sgd", [0, 0, 1, 1, 2, 2])];
+    const same = [run("s:sgd", [0, 0, 1, 1, 2, 2])];
+    const moved = [run("s:sgd", [0, 0, 1, 1, 3, 2])];
+    expect(hasNewRuns(trajectoryKeys(a), trajectoryKeys(same))).toBe(false);
+    expect(hasNewRuns(trajectoryKeys(a), trajectoryKeys(moved))).toBe(true);
+    expect(trajectoryKeys([{ name: "plain", xyData: f32([0, 0, 1, 1]) }])).toEqual([]);
+  });
+  it("count a start moved elsewhere even when the runs end at the same point", () => {
+    const before = [run("s:gd", [0, 0, 1, 1, 2, 2])];
+    const after = [run("s:gd", [5, 5, 1, 1, 2, 2])];
+    expect(hasNewRuns(trajectoryKeys(before), trajectoryKeys(after))).toBe(true);
+  });
+  it("do not include a run being removed", () => {
+    const two = [run("a", [0, 0, 1, 1, 2, 2]), run("b", [0, 0, 2, 2, 3, 3])];
+    expect(hasNewRuns(trajectoryKeys(two), trajectoryKeys(two.slice(0, 1)))).toBe(false);
   });
 });
