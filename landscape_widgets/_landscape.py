@@ -953,6 +953,7 @@ class _Vmap:
                 # ops without a batching rule fall back to a loop; the timing
                 # of strategy="auto" already accounts for that, so stay quiet
                 warnings.filterwarnings("ignore", message=".*batching rule.*")
+                warnings.filterwarnings("ignore", message="There is a performance drop")
                 out = self.batched(params, Xb)  # (B, n, ...)
             vals = ls._batched_metrics(out, sl)
             for m in ls.metrics:
