@@ -263,6 +263,9 @@ class ProfilePlot(bq.Figure):
     log_scale : bool
         Logarithmic y axis (trait of the same name); values <= 0 are then
         left out and counted in the legend.
+    barriers : bool
+        Measure and mark each profile's barrier (default True). Turn it off
+        for slices through one minimum, where a barrier means nothing.
 
     Notes
     -----
@@ -296,12 +299,14 @@ class ProfilePlot(bq.Figure):
         width: int = 560,
         height: int = 320,
         log_scale: bool = False,
+        barriers: bool = True,
         **kwargs: Any,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"ProfilePlot() got unexpected keyword argument(s) {', '.join(sorted(kwargs))}; "
-                "accepted: profiles, metric, show_accuracy, title, width, height, log_scale"
+                "accepted: profiles, metric, show_accuracy, title, width, height, log_scale, "
+                "barriers"
             )
         if profiles is not None and not isinstance(profiles, Mapping):
             raise TypeError(
@@ -313,6 +318,8 @@ class ProfilePlot(bq.Figure):
             raise TypeError(f"show_accuracy must be a bool, got {show_accuracy!r}")
         if not isinstance(log_scale, bool):
             raise TypeError(f"log_scale must be a bool, got {log_scale!r}")
+        if not isinstance(barriers, bool):
+            raise TypeError(f"barriers must be a bool, got {barriers!r}")
         if not isinstance(title, str):
             raise TypeError(f"title must be a str, got {type(title).__name__}")
         for what, value, low in (("width", width, 200), ("height", height, 150)):
@@ -323,6 +330,8 @@ class ProfilePlot(bq.Figure):
 
         self._metric = metric
         self._show_accuracy = show_accuracy
+        # a slice through one minimum (not a path between two) has no barrier to show
+        self._show_barriers = barriers
         self._profiles: dict[str, Profile] = {}
         self._barriers: dict[str, float] = {}
         self._colors: dict[str, str] = {}
@@ -436,7 +445,7 @@ class ProfilePlot(bq.Figure):
         b, t_peak, level, peak = _barrier(t, values)
         shown, n_bad, n_nonpos = _for_display(values, self.log_scale)
         label = self._label(name, b, n_bad, n_nonpos)
-        bx, by = self._marker(t, b, t_peak, level, peak)
+        bx, by = self._marker(t, b, t_peak, level, peak) if self._show_barriers else (None, None)
 
         lines = self._lines.get(name)
         if lines is None:
@@ -526,12 +535,12 @@ class ProfilePlot(bq.Figure):
             self.legend_style = {**_LEGEND_STYLE, "width": width}
 
     def _label(self, name: str, b: float, n_bad: int, n_nonpos: int) -> str:
-        notes = [f"barrier {format_barrier(b)}"]
+        notes = [f"barrier {format_barrier(b)}"] if self._show_barriers else []
         if n_bad:
             notes.append(f"{n_bad} NaN/inf not drawn")
         if n_nonpos:
             notes.append(f"{n_nonpos} <= 0 not drawn (log)")
-        return f"{name} ({'; '.join(notes)})"
+        return f"{name} ({'; '.join(notes)})" if notes else name
 
     @staticmethod
     def _marker(t: np.ndarray, b: float, t_peak: float, level: float, peak: float):

@@ -547,3 +547,16 @@ def test_log_ticks_are_few_and_at_1_2_5():
     curve.flush()
     assert list(curve.y_axis.tick_values) == [0.1, 0.2, 0.5, 1.0, 2.0]
     curve.close()
+
+
+def test_slices_through_one_minimum_can_go_without_barriers():
+    bowl = Profile(t=np.linspace(-1, 1, 21), loss=np.linspace(-1, 1, 21) ** 2 + 0.1)
+    plot = ProfilePlot(barriers=False)
+    plot.set_profile("slice", bowl)
+    assert plot.lines["slice"].labels == ["slice"]
+    assert not plot.barrier_marks["slice"].visible
+    with_bar = ProfilePlot()
+    with_bar.set_profile("slice", bowl)
+    assert with_bar.lines["slice"].labels[0].startswith("slice (barrier")
+    with pytest.raises(TypeError, match="barriers"):
+        ProfilePlot(barriers="no")
