@@ -91,6 +91,19 @@ def _make_loader(data: DataLike, batch_size: int, seed: int) -> DataLoader:
     return DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator)
 
 
+def _cycle_batches(loader):
+    """``(inputs, targets)`` batches without end: the loader reshuffles at each pass."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise TypeError("each batch must be an (inputs, targets) pair")
+            yield batch
+        if empty:
+            raise ValueError("data yielded no batches: there is nothing to train on")
+
+
 def _make_optimizer(
     optimizer: OptimizerLike, params, lr: float | None, weight_decay: float
 ) -> torch.optim.Optimizer:

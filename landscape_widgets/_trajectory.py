@@ -34,6 +34,7 @@ from ._planes import Plane
 from ._train import (
     DataLike,
     OptimizerLike,
+    _cycle_batches,
     _default_loss,
     _make_loader,
     _make_optimizer,
@@ -149,15 +150,11 @@ class Trajectory:
         )
 
 
-def _cycle(loader):
-    """Batches forever: the loader reshuffles at each pass."""
-    while True:
-        empty = True
-        for batch in loader:
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError("data yielded no batches: there is nothing to train on")
+def _check_steps(**counts) -> None:
+    """Step counts are whole numbers >= 1."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def _optimizer_name(optimizer: OptimizerLike) -> str:
@@ -243,9 +240,7 @@ def record_trajectory(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, not {type(model).__name__}")
-    for name, value, low in (("steps", steps, 1), ("every", every, 1)):
-        if isinstance(value, bool) or int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    _check_steps(steps=steps, every=every)
     if plane is not None and not isinstance(plane, Plane):
         raise TypeError(f"plane must be a Plane, not {type(plane).__name__}")
     layout = ParamLayout.of(model)
@@ -309,7 +304,7 @@ def record_trajectory(
             else:  # leaves the caller's CUDA generators alone
                 torch.default_generator.manual_seed(seed)
         net.train()
-        batches = _cycle(loader)
+        batches = _cycle_batches(loader)
         bar = tqdm(total=int(steps), disable=not progress, desc=label or "trajectory", unit="step")
         try:
             for step in range(1, int(steps) + 1):

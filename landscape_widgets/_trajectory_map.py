@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._live import LatestJob
-from ._trajectory import PlanePath, Trajectory, record_trajectory
+from ._trajectory import PlanePath, Trajectory, _check_steps, record_trajectory
 
 # One colour per optimizer, distinct from the probe (orange) and path (red) markers.
 TRAJECTORY_COLORS = ("#00d5ff", "#ff3fd0", "#ffd000", "#50e000", "#ffffff", "#a0a0a0")
@@ -171,9 +171,7 @@ def start_spec(
     _check_runs(runs)
     model = model if model is not None else widget.landscape.model
     data = data if data is not None else widget.landscape.data
-    for name, value in (("steps", steps), ("every", every)):
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    _check_steps(steps=steps, every=every)
     if not colors:
         # after the colours of the starts already on the map
         used = sum(len(s["runs"]) for s in widget._starts.specs.values()) if widget._starts else 0

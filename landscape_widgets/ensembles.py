@@ -50,6 +50,7 @@ from ._landscape import _materialize
 from ._train import (
     DataLike,
     OptimizerLike,
+    _cycle_batches,
     _default_loss,
     _make_loader,
     _make_optimizer,
@@ -272,36 +273,27 @@ def _run(
         torch.manual_seed(seed)
         model.train()
         bar = tqdm(total=total, disable=not progress, desc=method, unit="step")
-        step = 0
+        batches = _cycle_batches(loader)
         try:
-            while step < total:
-                before = step
-                for batch in loader:
-                    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                        raise TypeError("each batch must be an (inputs, targets) pair")
-                    xb, yb = batch[0].to(device), batch[1].to(device)
-                    if loss_fn is None:
-                        loss_fn = _default_loss(yb)
-                    loss = loss_fn(model(xb), yb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    run.lrs.append(float(opt.param_groups[0]["lr"]))
-                    opt.step()
-                    step += 1
-                    run.losses.append(loss.item())
-                    after_step(step)
-                    if step in snap_at:
-                        run.snapshots.append(weights_of(model))
-                        run.buffers.append(_buffers(model))
-                        run.snapshot_steps.append(step)
-                    bar.update(1)
-                    bar.set_postfix(
-                        loss=f"{run.losses[-1]:.4g}", lr=f"{run.lrs[-1]:.3g}", refresh=False
-                    )
-                    if step == total:
-                        break
-                if step == before:
-                    raise ValueError("data yielded no batches: there is nothing to train on")
+            for step in range(1, total + 1):
+                xb, yb = (t.to(device) for t in next(batches))
+                if loss_fn is None:
+                    loss_fn = _default_loss(yb)
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                run.lrs.append(float(opt.param_groups[0]["lr"]))
+                opt.step()
+                run.losses.append(loss.item())
+                after_step(step)
+                if step in snap_at:
+                    run.snapshots.append(weights_of(model))
+                    run.buffers.append(_buffers(model))
+                    run.snapshot_steps.append(step)
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{run.losses[-1]:.4g}", lr=f"{run.lrs[-1]:.3g}", refresh=False
+                )
         finally:
             bar.close()
             model.train(was_training)
