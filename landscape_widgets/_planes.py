@@ -104,11 +104,15 @@ class Plane:
 
     def distance(self, w: torch.Tensor) -> torch.Tensor:
         """Euclidean distance from each vector to the plane (its projection error)."""
+        dist = self.project_with_distance(w)[1]
+        return dist[0] if w.dim() == 1 else dist
+
+    def project_with_distance(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``project`` and ``distance`` of vectors ``(K, P)`` in one pass: ``(K, 2), (K,)``."""
         w2 = w.reshape(-1, self.numel)
         c = self.project(w2).reshape(-1, 2)
         back = self.origin + c[:, :1] * self.u + c[:, 1:] * self.v
-        dist = (w2 - back).norm(dim=1)
-        return dist[0] if w.dim() == 1 else dist
+        return c, (w2 - back).norm(dim=1)
 
     def default_bounds(self, margin: float | None = None) -> Bounds:
         """A window around the anchors.

@@ -117,8 +117,7 @@ class Trajectory:
                 f"the plane has {plane.numel} weights but the trajectory {self.weights.shape[1]}; "
                 "are they from the same model?"
             )
-        xy = plane.project(self.weights).reshape(-1, 2)
-        dist = plane.distance(self.weights).reshape(-1)
+        xy, dist = plane.project_with_distance(self.weights)
         offset = (self.weights - plane.origin).norm(dim=1)
         rel = torch.where(offset > 0, dist / offset.clamp_min(1e-30), torch.zeros_like(dist))
         return PlanePath(
