@@ -96,7 +96,7 @@ def project_api():
     landscape = getattr(lw, "Landscape", None)
     plane = getattr(lw, "Plane", None)
     if plane is None:
-        planes = _try_import("landscape_widgets._planes")
+        planes = _try_import("landscape_widgets.core.planes")
         plane = None if isinstance(planes, Exception) else getattr(planes, "Plane", None)
     why = None if landscape is not None else "landscape_widgets has no Landscape yet"
     return landscape, plane, why

@@ -1,21 +1,21 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter."""
 
 from . import datasets, ensembles, hessian, models, schedules, sharpness
-from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
-from ._curve_training import CurveTrainingWidget
-from ._curves import BezierCurve, PolyChain
-from ._ensemble_plot import EnsemblePlot
-from ._explore import Explorer, explore
-from ._export import export_html
-from ._landscape import STRATEGIES, Landscape, StrategyUnavailable
-from ._planes import Line, Plane
-from ._profile_plot import LossCurve, ProfilePlot
-from ._results import Profile, Surface
-from ._surface3d import SurfaceWidget
-from ._train import TrainResult, train
-from ._trajectory import PlanePath, Trajectory, record_trajectory
-from ._weights import ParamLayout, as_vector, weights_of
-from ._widget import LandscapeWidget
+from .core.curve_trainer import CurveTrainer, curve_profile, segment_profile
+from .core.curves import BezierCurve, PolyChain
+from .core.landscape import STRATEGIES, Landscape, StrategyUnavailable
+from .core.planes import Line, Plane
+from .core.results import Profile, Surface
+from .core.train import TrainResult, train
+from .core.trajectory import PlanePath, Trajectory, record_trajectory
+from .core.weights import ParamLayout, as_vector, weights_of
+from .output.html import export_html
+from .widgets.curve_training import CurveTrainingWidget
+from .widgets.ensemble_plot import EnsemblePlot
+from .widgets.explore import Explorer, explore
+from .widgets.landscape_map import LandscapeWidget
+from .widgets.profile_plot import LossCurve, ProfilePlot
+from .widgets.surface3d import SurfaceWidget
 
 __all__ = [
     "BezierCurve",

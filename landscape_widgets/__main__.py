@@ -23,9 +23,9 @@ def quickstart_surface(resolution: int = 61, epochs: int = 60, seed: int = 0, lo
     from torch import nn
 
     from . import datasets, models
-    from ._landscape import Landscape
-    from ._planes import Plane
-    from ._train import train
+    from .core.landscape import Landscape
+    from .core.planes import Plane
+    from .core.train import train
 
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from ._render import render_png
+    from .output.png import render_png
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

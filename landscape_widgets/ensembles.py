@@ -46,8 +46,8 @@ from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from ._landscape import _materialize
-from ._train import (
+from .core.landscape import _materialize
+from .core.train import (
     DataLike,
     OptimizerLike,
     _cycle_batches,
@@ -56,7 +56,7 @@ from ._train import (
     _make_optimizer,
     _resolve_device,
 )
-from ._weights import ParamLayout, WeightsLike, as_vector, weights_of
+from .core.weights import ParamLayout, WeightsLike, as_vector, weights_of
 from .schedules import fge_triangular, scheduler, snapshot_cosine
 
 __all__ = [

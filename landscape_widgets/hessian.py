@@ -52,7 +52,7 @@ class _Loss:
         self.n = n
 
     def weights(self, weights) -> torch.Tensor:
-        from ._weights import as_vector
+        from .core.weights import as_vector
 
         w = as_vector(weights, self.ls.layout)
         return w.detach().to(self.ls.device, self.ls.dtype)
@@ -226,7 +226,7 @@ def eigen_ratio_grid(
     Hessian-vector products over the evaluation data, so keep grids small
     (11 x 11 of a small MLP takes seconds to a minute on a CPU).
     """
-    from ._results import Surface
+    from .core.results import Surface
 
     nx, ny = (resolution, resolution) if isinstance(resolution, int) else resolution
     if min(nx, ny) < 2:

@@ -49,8 +49,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
-from ._planes import Line, Plane
-from ._results import Profile
+from .core.planes import Line, Plane
+from .core.results import Profile
 
 __all__ = [
     "GradientNoise",
@@ -189,7 +189,7 @@ class _PerExample:
 
 
 def _flat(landscape, weights) -> torch.Tensor:
-    from ._weights import as_vector
+    from .core.weights import as_vector
 
     w = as_vector(weights, landscape.layout)
     return w.detach().to(landscape.device, landscape.dtype)
@@ -321,7 +321,7 @@ def filter_slice(
     """
     if not radius > 0:
         raise ValueError(f"radius must be positive, not {radius!r}")
-    from ._weights import as_vector
+    from .core.weights import as_vector
 
     theta = as_vector(weights, landscape.layout)
     d = filter_direction(landscape, theta, seed, ignore) if direction is None else direction

@@ -20,7 +20,7 @@ from conftest import console_errors, write_notebook
 from PIL import Image
 from test_browser_live import drag, pixel, read_back
 
-from landscape_widgets._render import plot_box
+from landscape_widgets.output.png import plot_box
 
 pytestmark = pytest.mark.browser
 

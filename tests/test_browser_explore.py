@@ -13,7 +13,7 @@ from conftest import LONGEST_LINE_JS, write_notebook
 from PIL import Image
 from test_browser_live import SETUP, drag, pixel, read_back
 
-from landscape_widgets._render import plot_box
+from landscape_widgets.output.png import plot_box
 
 SIZE = (480, 400)  # explore()'s map
 

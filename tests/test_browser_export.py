@@ -16,7 +16,7 @@ from conftest import LONGEST_LINE_JS, bowl_surface, console_errors
 from PIL import Image
 
 from landscape_widgets import LandscapeWidget
-from landscape_widgets._export import export_html
+from landscape_widgets.output.html import export_html
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import bowl_surface, write_notebook
 
-from landscape_widgets._render import colorize, masked_color, plot_box
+from landscape_widgets.output.png import colorize, masked_color, plot_box
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import write_notebook
 from PIL import Image
 
-from landscape_widgets._render import plot_box
+from landscape_widgets.output.png import plot_box
 
 pytestmark = pytest.mark.browser
 

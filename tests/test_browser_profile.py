@@ -26,7 +26,7 @@ SETUP = textwrap.dedent(
     import threading, time
     import numpy as np
     from landscape_widgets import Profile
-    from landscape_widgets._profile_plot import LossCurve, ProfilePlot
+    from landscape_widgets.widgets.profile_plot import LossCurve, ProfilePlot
 
     def bump(t, height, left, right):
         return left + (right - left) * t + height * np.sin(np.pi * t) ** 2

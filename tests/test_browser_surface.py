@@ -29,7 +29,7 @@ SETUP = textwrap.dedent(
     import json
     import numpy as np
     from landscape_widgets import Surface
-    from landscape_widgets._surface3d import SurfaceWidget
+    from landscape_widgets.widgets.surface3d import SurfaceWidget
 
     def ids(w, path):
         geo = w.geometry

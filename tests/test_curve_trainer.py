@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from landscape_widgets import Landscape, datasets, train
-from landscape_widgets._curve_trainer import CurveTrainer, segment_profile
-from landscape_widgets._curves import BezierCurve, PolyChain
-from landscape_widgets._weights import weights_of
+from landscape_widgets.core.curve_trainer import CurveTrainer, segment_profile
+from landscape_widgets.core.curves import BezierCurve, PolyChain
+from landscape_widgets.core.weights import weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

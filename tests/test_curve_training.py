@@ -24,7 +24,7 @@ from landscape_widgets import (
     PolyChain,
     curve_profile,
 )
-from landscape_widgets import _curve_training as ct
+from landscape_widgets.widgets import curve_training as ct
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from landscape_widgets._curves import BezierCurve, PolyChain, curve_from_state
-from landscape_widgets._weights import weights_of
+from landscape_widgets.core.curves import BezierCurve, PolyChain, curve_from_state
+from landscape_widgets.core.weights import weights_of
 
 D = 7
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from landscape_widgets import datasets, models
 from landscape_widgets import ensembles as E
-from landscape_widgets._ensemble_plot import EnsemblePlot
+from landscape_widgets.widgets.ensemble_plot import EnsemblePlot
 
 BATCH = 32
 

@@ -9,7 +9,6 @@ import base64
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import bqplot as bq
 import ipywidgets as W
@@ -18,8 +17,10 @@ import pytest
 import pythreejs as p3
 from conftest import bowl_surface
 
-from landscape_widgets import LandscapeWidget, _export
-from landscape_widgets._export import export_html
+from landscape_widgets import LandscapeWidget
+from landscape_widgets.output import html as _export
+from landscape_widgets.output.html import export_html
+from landscape_widgets.wire.assets import STATIC
 
 STATE_RE = re.compile(
     r'<script type="application/vnd.jupyter.widget-state\+json">\n(.*?)\n</script>', re.S
@@ -220,7 +221,7 @@ def test_missing_library_js_names_the_file(tmp_path, widgets, monkeypatch):
 
 
 def test_the_vendored_files_were_built():
-    embed = Path(_export.__file__).parent / "static" / "embed"
+    embed = STATIC / "embed"
     versions = json.loads((embed / "versions.json").read_text())
     assert versions["@jupyter-widgets/html-manager"].startswith("1.")
     manager = (embed / "embed-amd.js").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from landscape_widgets import Landscape, Plane, datasets, hessian, train
-from landscape_widgets._weights import weights_of
+from landscape_widgets.core.weights import weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -114,7 +114,9 @@ def perturbed(model, scale=0.3, seed=1):
     return m
 
 
-def check_all_strategies(model, loss_fn, X, y, plane, res=5, bounds=None, expect=(), **kw):
+def check_all_strategies(
+    model, loss_fn, X, y, plane, res=5, bounds=None, expect=(), rtol=2e-5, **kw
+):
     ls = Landscape(model, loss_fn, (X, y), subset=None, **kw)
     ran = set()
     first = None
@@ -128,7 +130,7 @@ def check_all_strategies(model, loss_fn, X, y, plane, res=5, bounds=None, expect
         ref_loss, ref_acc = reference_grid(
             model, loss_fn, X, y, plane, s.x, s.y, recompute_bn=kw.get("bn") == "recompute"
         )
-        np.testing.assert_allclose(s.loss, ref_loss, rtol=2e-5, atol=2e-6, err_msg=strategy)
+        np.testing.assert_allclose(s.loss, ref_loss, rtol=rtol, atol=2e-6, err_msg=strategy)
         np.testing.assert_allclose(s.metrics["accuracy"], ref_acc, atol=1e-6, err_msg=strategy)
         assert s.provenance["strategy"] == strategy
     assert set(expect) <= ran, f"expected {expect} to run, ran {ran}"
@@ -521,7 +523,11 @@ def test_reference_models_equal_the_loop(name, bn):
     X, y, loss_fn = reference_data(name)
     assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == (name in WITH_BN)
     plane = Plane.random(net, seed=1)
-    check_all_strategies(net, loss_fn, X, y, plane, res=3, expect=("loop",), bn=bn)
+    # 56 layers without skips, with statistics recomputed from 12 images, amplify float32
+    # rounding: the float32 loss differs from the float64 one by up to 2e-4 (relative), and
+    # two float32 summation orders (one BLAS or another) by as much.
+    rtol = 1e-3 if (name, bn) == ("resnet56_noskip", "recompute") else 2e-5
+    check_all_strategies(net, loss_fn, X, y, plane, res=3, expect=("loop",), bn=bn, rtol=rtol)
 
 
 def test_tied_and_reused_parameters_equal_the_loop():

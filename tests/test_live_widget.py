@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from landscape_widgets import Landscape, Plane, datasets
-from landscape_widgets._codec import decode_grid
-from landscape_widgets._live import LatestJob
-from landscape_widgets._points import bezier, path_coords
-from landscape_widgets._widget import LandscapeWidget
+from landscape_widgets.widgets.landscape_map import LandscapeWidget
+from landscape_widgets.wire.codec import decode_grid
+from landscape_widgets.wire.jobs import LatestJob
+from landscape_widgets.wire.points import bezier, path_coords
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -75,7 +75,14 @@ def test_wheel_contains_the_bundle(wheel):
 def test_wheel_contains_the_python_modules(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    for module in ("__init__.py", "_widget.py", "_render.py", "__main__.py"):
+    for module in (
+        "__init__.py",
+        "__main__.py",
+        "core/landscape.py",
+        "wire/codec.py",
+        "widgets/landscape_map.py",
+        "output/png.py",
+    ):
         assert f"landscape_widgets/{module}" in names
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from landscape_widgets import _render
-from landscape_widgets._render import (
+from landscape_widgets.output.png import (
     cell_extent,
     color_at,
     colorize,
+    colormap_names,
     colormap_tables,
     format_tick,
     log_ticks,
@@ -43,7 +43,7 @@ def test_python_and_js_read_the_same_tables():
     src = (ROOT / "js" / "src" / "colormap.js").read_text()
     assert re.search(r'import\s+\w+\s+from\s+"\./colormaps\.json"', src)
     assert colormap_tables() == json.loads(TABLES.read_text())
-    assert set(_render.colormap_names()) >= {"viridis", "terrain"}
+    assert set(colormap_names()) >= {"viridis", "terrain"}
 
 
 def test_built_copy_of_tables_is_current():

@@ -15,8 +15,8 @@ import traitlets
 from conftest import bowl_surface
 
 from landscape_widgets import Surface
-from landscape_widgets._render import colorize, masked_color
-from landscape_widgets._surface3d import (
+from landscape_widgets.output.png import colorize, masked_color
+from landscape_widgets.widgets.surface3d import (
     HEIGHT,
     LINE_LIFT,
     MAX_STEP_CELLS,

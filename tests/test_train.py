@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from landscape_widgets._train import TrainResult, train
-from landscape_widgets._weights import weights_of
+from landscape_widgets.core.train import TrainResult, train
+from landscape_widgets.core.weights import weights_of
 from landscape_widgets.datasets import regression1d, spirals
 from landscape_widgets.models import small_mlp
 

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from landscape_widgets import Landscape, Plane, Trajectory, datasets, record_trajectory
-from landscape_widgets._codec import decode_grid
-from landscape_widgets._widget import LandscapeWidget
+from landscape_widgets.widgets.landscape_map import LandscapeWidget
+from landscape_widgets.wire.codec import decode_grid
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -363,7 +363,7 @@ def test_the_mean_origin_gives_the_best_fitting_plane(toy):
 
 
 def test_a_drop_from_the_page_runs_the_optimizers_once(live, monkeypatch):
-    from landscape_widgets._trajectory_map import Starts
+    from landscape_widgets.widgets.map_trajectories import Starts
 
     net, X, y, ls, make = live
     w = make(Plane.random(net, seed=2))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import traitlets
 
-from landscape_widgets._widget import LandscapeWidget, decode_grid, encode_grid
+from landscape_widgets.widgets.landscape_map import LandscapeWidget, decode_grid, encode_grid
 
 
 def synced_state(widget) -> dict:

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
-from ._weights import weights_of
+from .weights import weights_of
 
 __all__ = ["TrainResult", "train"]
 

@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._planes import Line, Plane, grid_axis
-from ._results import Profile, Surface
-from ._weights import ParamLayout
+from .planes import Line, Plane, grid_axis
+from .results import Profile, Surface
+from .weights import ParamLayout
 
 STRATEGIES = ("loop", "vmap", "affine", "tiled", "partial")
 
@@ -384,7 +384,7 @@ class Landscape:
         >>> ls.metrics_at(net)["loss"]  # doctest: +SKIP
         0.69...
         """
-        from ._weights import as_vector
+        from .weights import as_vector
 
         vec = as_vector(weights, self.layout).to(self.device, self.dtype)
         with self._lock, torch.no_grad():
@@ -457,7 +457,7 @@ class Landscape:
         --------
         >>> probs = ls.predict(plane.point(0.2, -0.1), grid_inputs).softmax(-1)  # doctest: +SKIP
         """
-        from ._weights import as_vector
+        from .weights import as_vector
 
         vec = as_vector(weights, self.layout).to(self.device, self.dtype)
         X = torch.as_tensor(inputs).to(self.device, self.dtype)

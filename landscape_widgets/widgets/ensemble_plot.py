@@ -10,7 +10,7 @@ import bqplot as bq
 import ipywidgets
 import numpy as np
 
-from ._profile_plot import _LEGEND_STYLE, _LEGEND_TEXT, _next_color
+from .profile_plot import _LEGEND_STYLE, _LEGEND_TEXT, _next_color
 
 
 class EnsemblePlot(bq.Figure):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._weights import ParamLayout, as_vector
+from .weights import ParamLayout, as_vector
 
 
 class _Curve(nn.Module):

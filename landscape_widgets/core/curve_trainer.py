@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._curves import BezierCurve, PolyChain, curve_from_state
-from ._landscape import _materialize
-from ._results import Profile
+from .curves import BezierCurve, PolyChain, curve_from_state
+from .landscape import _materialize
+from .results import Profile
 
 _OPTIMIZERS = ("sgd", "adam")
 
@@ -241,7 +241,7 @@ class CurveTrainer:
         key = (id(data), recompute)
         twins = self._twins
         if key not in twins:
-            from ._landscape import Landscape
+            from .landscape import Landscape
 
             twins[key] = Landscape(
                 ls.net,

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._live import LatestJob
-from ._trajectory import PlanePath, Trajectory, _check_steps, record_trajectory
+from ..core.trajectory import PlanePath, Trajectory, _check_steps, record_trajectory
+from ..wire.jobs import LatestJob
 
 # One colour per optimizer, distinct from the probe (orange) and path (red) markers.
 TRAJECTORY_COLORS = ("#00d5ff", "#ff3fd0", "#ffd000", "#50e000", "#ffffff", "#a0a0a0")
@@ -198,7 +198,7 @@ def _check_runs(runs: dict[str, dict]) -> None:
     """Refuse at once what would only fail later on the background thread."""
     import inspect
 
-    from ._train import DEFAULT_LR
+    from ..core.train import DEFAULT_LR
 
     known = set(inspect.signature(record_trajectory).parameters) - _FIXED
     for label, kw in runs.items():

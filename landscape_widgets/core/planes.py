@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._weights import ParamLayout, WeightsLike, as_vector, weights_of
+from .weights import ParamLayout, WeightsLike, as_vector, weights_of
 
 Bounds = tuple[float, float, float, float]
 

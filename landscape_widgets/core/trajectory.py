@@ -30,8 +30,8 @@ from torch import nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from ._planes import Plane
-from ._train import (
+from .planes import Plane
+from .train import (
     DataLike,
     OptimizerLike,
     _cycle_batches,
@@ -40,7 +40,7 @@ from ._train import (
     _make_optimizer,
     _resolve_device,
 )
-from ._weights import ParamLayout, WeightsLike, as_vector, weights_of
+from .weights import ParamLayout, WeightsLike, as_vector, weights_of
 
 __all__ = ["PlanePath", "Trajectory", "record_trajectory"]
 

@@ -23,7 +23,7 @@ import ipywidgets
 import numpy as np
 import traitlets
 
-from ._results import Profile
+from ..core.results import Profile
 
 #: Line colours, in the order profiles and series are given them (category10).
 PALETTE = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._codec import encode_array
+from ..wire.codec import encode_array
 
 MAX_SHOWN = 500  # data points drawn in the panel
 

@@ -25,9 +25,11 @@ from pathlib import Path
 from ipywidgets import DOMWidget, Widget
 from ipywidgets.embed import dependency_state, embed_data, escape_script
 
+from ..wire.assets import STATIC
+
 __all__ = ["export_html"]
 
-_EMBED = Path(__file__).parent / "static" / "embed"
+_EMBED = STATIC / "embed"
 _EMBED_FILES = ("require.js", "embed-amd.js")
 
 # Modules the html-manager bundle defines itself.

@@ -9,8 +9,6 @@ so it runs where there is no browser: in CI, in scripts, on a cluster node.
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -19,9 +17,7 @@ from typing import Any
 
 import numpy as np
 
-_HERE = Path(__file__).resolve().parent
-# The built copy first (wheels), then the source (a checkout not yet built).
-_TABLE_FILES = (_HERE / "static" / "colormaps.json", _HERE.parent / "js" / "src" / "colormaps.json")
+from ..wire.assets import shared_table
 
 # Plot layout in pixels; the same numbers as MARGIN and COLORBAR in js/src/axes.js.
 MARGIN = {"left": 58, "right": 92, "top": 30, "bottom": 42}
@@ -34,16 +30,9 @@ MIN_SIZE = (MARGIN["left"] + MARGIN["right"] + 16, MARGIN["top"] + MARGIN["botto
 # Colour maps (mirrors js/src/colormap.js)
 
 
-@functools.cache
 def colormap_tables() -> dict[str, Any]:
     """The shared lookup tables: ``{"masked": [r, g, b], "maps": {name: ...}}``."""
-    for path in _TABLE_FILES:
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    raise FileNotFoundError(
-        "colour-map tables not found; build the front-end (npm run build in js/) "
-        f"or reinstall the package. Looked in: {', '.join(map(str, _TABLE_FILES))}"
-    )
+    return shared_table("colormaps.json")
 
 
 def colormap_names() -> tuple[str, ...]:

@@ -27,8 +27,7 @@ import numpy as np
 import pythreejs as p3
 import traitlets
 
-from ._points import ROLE_COLORS, bezier
-from ._render import (
+from ..output.png import (
     colorize,
     colormap_names,
     finite_range,
@@ -38,6 +37,7 @@ from ._render import (
     normalize,
     surface_arrays,
 )
+from ..wire.points import ROLE_COLORS, bezier
 
 #: Height of the box the mesh fits in (scene units); z runs from 0 to this.
 HEIGHT = 1.0
@@ -868,7 +868,7 @@ class SurfaceWidget(ipywidgets.VBox):
                 self._palette += 1
         entry = {"xy": arr, "color": color}
         if steps is not None:
-            from ._trajectory_map import encode_steps
+            from .map_trajectories import encode_steps
 
             entry["steps"] = encode_steps(steps, len(arr))
         self._overlays[name] = entry

@@ -7,9 +7,9 @@ from typing import Any
 
 import ipywidgets
 
-from ._profile_plot import ProfilePlot
-from ._surface3d import SurfaceWidget
-from ._widget import LandscapeWidget
+from .landscape_map import LandscapeWidget
+from .profile_plot import ProfilePlot
+from .surface3d import SurfaceWidget
 
 
 class Explorer(ipywidgets.VBox):

@@ -23,12 +23,11 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ._codec import decode_grid, encode_array, encode_grid
-from ._live import LatestJob
-from ._points import check_paths, check_points, path_coords
-from ._render import colormap_names, surface_arrays
-
-_STATIC = Path(__file__).parent / "static"
+from ..output.png import colormap_names, surface_arrays
+from ..wire.assets import STATIC
+from ..wire.codec import decode_grid, encode_array, encode_grid
+from ..wire.jobs import LatestJob
+from ..wire.points import check_paths, check_points, path_coords
 
 __all__ = ["LandscapeWidget", "decode_grid", "encode_grid"]
 
@@ -80,7 +79,7 @@ class LandscapeWidget(anywidget.AnyWidget):
     >>> w  # drag the probe, the slice's ends; wheel to zoom  # doctest: +SKIP
     """
 
-    _esm = _STATIC / "landscape.js"
+    _esm = STATIC / "landscape.js"
 
     # ------------------------------------------------------------ the grid
     loss = traitlets.Bytes(
@@ -247,7 +246,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         is_landscape = source is not None and hasattr(source, "evaluate_points")
         if is_landscape:
             if predictions:
-                from ._predictions import Predictor
+                from .predictions import Predictor
 
                 # before any point exists: a probe's first job needs the predictor
                 self._predictor = Predictor.detect(source)
@@ -267,7 +266,7 @@ class LandscapeWidget(anywidget.AnyWidget):
 
     # ------------------------------------------------------------ set-up
     def _attach(self, ls, plane, resolution, bounds, margin, levels, strategy) -> None:
-        from ._planes import Plane
+        from ..core.planes import Plane
 
         if not isinstance(plane, Plane):
             raise TypeError(f"plane must be a Plane, not {type(plane).__name__}")
@@ -432,7 +431,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         can replay it: at step s the line is drawn up to its last point with
         step <= s, with a marker at its head.
         """
-        from ._trajectory_map import encode_steps
+        from .map_trajectories import encode_steps
 
         arr = np.asarray(xy, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 1:
@@ -462,7 +461,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         that leaves the plane says so in the legend, with its largest
         distance: its shadow can cross terrain the run never touched.
         """
-        from ._trajectory import Trajectory
+        from ..core.trajectory import Trajectory
 
         if not isinstance(trajectory, Trajectory):
             raise TypeError(f"expected a Trajectory, not {type(trajectory).__name__}")
@@ -481,8 +480,8 @@ class LandscapeWidget(anywidget.AnyWidget):
 
     def _draw_trajectory(self, name, trajectory, path, color=None, label=None):
         """Draw a projected path; one that diverged is cut at its first NaN/inf point."""
-        from ._trajectory import PlanePath
-        from ._trajectory_map import overlay_label, trajectory_color
+        from ..core.trajectory import PlanePath
+        from .map_trajectories import overlay_label, trajectory_color
 
         text = label or trajectory.label or name
         bad = ~np.isfinite(path.xy).all(axis=1) | ~np.isfinite(path.distance)
@@ -532,7 +531,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         unless ``model``/``data`` are given; the trajectories are in
         ``runs_from(name)``.
         """
-        from ._trajectory_map import Starts, start_spec
+        from .map_trajectories import Starts, start_spec
 
         spec = start_spec(self, runs, mode, steps, batch_size, every, seed, model, data, colors)
         if self._starts is None:
@@ -632,7 +631,7 @@ class LandscapeWidget(anywidget.AnyWidget):
 
     def save_png(self, path: Any, size: tuple[int, int] | None = None) -> Path:
         """Write the current grid to a PNG with the headless renderer (no browser needed)."""
-        from ._render import render_png
+        from ..output.png import render_png
 
         if self.surface is None:
             raise ValueError("the widget has no surface to save")
@@ -657,7 +656,7 @@ class LandscapeWidget(anywidget.AnyWidget):
         See :func:`export_html`; drags and pan/zoom in that page move the
         view but compute nothing (there is no kernel).
         """
-        from ._export import export_html
+        from ..output.html import export_html
 
         return export_html(path, self, title=title or self.title or "landscape-widgets")
 
@@ -834,7 +833,7 @@ class LandscapeWidget(anywidget.AnyWidget):
             }
 
     def _profile(self, path: dict, where: Mapping[str, tuple[float, float]]):
-        from ._results import Profile
+        from ..core.results import Profile
 
         t, xy = path_coords(path, where, n=41)
         vals = self.landscape.evaluate_points(self.plane, xy)

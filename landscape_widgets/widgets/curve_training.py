@@ -38,14 +38,14 @@ import numpy as np
 import torch
 import traitlets
 
-from ._codec import decode_grid, encode_array, encode_grid
-from ._curve_trainer import CurveTrainer, curve_profile, segment_profile
-from ._live import LatestJob
-from ._planes import Plane
-from ._render import colormap_names
-from ._results import Profile
+from ..core.curve_trainer import CurveTrainer, curve_profile, segment_profile
+from ..core.planes import Plane
+from ..core.results import Profile
+from ..output.png import colormap_names
+from ..wire.assets import STATIC
+from ..wire.codec import decode_grid, encode_array, encode_grid
+from ..wire.jobs import LatestJob
 
-_STATIC = Path(__file__).parent / "static"
 _SYNC_EVERY = 20  # frames between full re-syncs of the `frames` trait while training
 _CURVE_POINTS = 65  # points of the drawn curve
 _POLL = 0.2  # seconds a queue wait lasts before the threads look for close()
@@ -97,7 +97,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
     >>> anim.wait(); anim.save_gif("curve.gif")  # doctest: +SKIP
     """
 
-    _esm = _STATIC / "curve_training.js"
+    _esm = STATIC / "curve_training.js"
 
     frames = traitlets.List(
         traitlets.Dict(), default_value=[], help="list of frames (see the module docstring)"
@@ -363,7 +363,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
 
     def save_html(self, path, title: str | None = None) -> Path:
         """One HTML file whose player replays the frames with no kernel."""
-        from ._export import export_html
+        from ..output.html import export_html
 
         self._sync_frames()
         return export_html(path, self, title=title or "Curve training")
@@ -732,8 +732,8 @@ class CurveTrainingWidget(anywidget.AnyWidget):
 
     # ------------------------------------------------------------ export
     def _images(self, size: tuple[int, int]):
-        from ._render import render_image
-        from ._results import Surface
+        from ..core.results import Surface
+        from ..output.png import render_image
 
         frames = self.frames_list()
         if not frames:
