@@ -1,5 +1,7 @@
 // Bundles the widget front-ends into ../landscape_widgets/static/ and copies
-// the shared colour-map table next to them for the Python PNG renderer.
+// the JSON tables the bundles share with Python next to them: the colour maps
+// (for the PNG renderer) and the styles (role colours, for the 3D surface and
+// the PNG). The bundles hold their own copies: esbuild inlines imported JSON.
 // Also copies the files that `landscape_widgets.export_html` inlines into a
 // self-contained HTML page (no CDN) into ../landscape_widgets/static/embed/:
 // the AMD build of @jupyter-widgets/html-manager and require.js.
@@ -15,6 +17,7 @@ import * as esbuild from "esbuild";
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = join(here, "..", "landscape_widgets", "static");
 const watch = process.argv.includes("--watch");
+const SHARED_TABLES = ["colormaps.json", "styles.json"];
 
 const options = {
   entryPoints: [join(here, "src", "landscape.js"), join(here, "src", "curve_training.js")],
@@ -28,7 +31,7 @@ const options = {
 };
 
 mkdirSync(outdir, { recursive: true });
-copyFileSync(join(here, "src", "colormaps.json"), join(outdir, "colormaps.json"));
+for (const name of SHARED_TABLES) copyFileSync(join(here, "src", name), join(outdir, name));
 copyEmbedFiles(join(outdir, "embed"));
 if (watch) {
   const ctx = await esbuild.context(options);

@@ -1,11 +1,32 @@
-"""Interactive loss landscapes of PyTorch networks in Jupyter."""
+"""Interactive loss landscapes of PyTorch networks in Jupyter.
+
+The package is four layers; imports flow one way, from the top of this list
+to the bottom, never back (``tests/test_architecture.py`` checks it on the
+import graph, and ``docs/architecture.md`` draws it):
+
+- ``widgets/``: the notebook widgets (anywidget, pythreejs, bqplot), one
+  module per widget. They hold state and sync it; heavy work runs on their
+  background threads, and the maths is the core's.
+- ``output/``: files without a browser: headless PNG, offline HTML, video.
+- ``wire/``: what Python and the page agree on: the array codec, the one
+  points/paths schema, the latest-request-wins job runner, shared tables.
+- ``core/``: torch only, never a widget library: weights, planes, results,
+  data handling, the ``Landscape`` evaluator and its engines, curves, the
+  curve trainer, training and trajectories.
+
+Beside them, the public modules ``datasets``, ``models``, ``hessian``,
+``sharpness``, ``ensembles`` and ``schedules`` build on the core alone. This
+module re-exports the public names; import them from here.
+"""
 
 from . import datasets, ensembles, hessian, models, schedules, sharpness
 from .core.curve_trainer import CurveTrainer, curve_profile, segment_profile
 from .core.curves import BezierCurve, PolyChain
-from .core.landscape import STRATEGIES, Landscape, StrategyUnavailable
+from .core.engines import StrategyUnavailable
+from .core.landscape import Landscape
 from .core.planes import Line, Plane
 from .core.results import Profile, Surface
+from .core.strategies import STRATEGIES
 from .core.train import TrainResult, train
 from .core.trajectory import PlanePath, Trajectory, record_trajectory
 from .core.weights import ParamLayout, as_vector, weights_of
@@ -14,7 +35,8 @@ from .widgets.curve_training import CurveTrainingWidget
 from .widgets.ensemble_plot import EnsemblePlot
 from .widgets.explore import Explorer, explore
 from .widgets.landscape_map import LandscapeWidget
-from .widgets.profile_plot import LossCurve, ProfilePlot
+from .widgets.loss_curve import LossCurve
+from .widgets.profile_plot import ProfilePlot
 from .widgets.surface3d import SurfaceWidget
 
 __all__ = [

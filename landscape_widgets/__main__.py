@@ -13,20 +13,21 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+from torch import nn
+
+from . import datasets, models
+from .core.landscape import Landscape
+from .core.planes import Plane
+from .core.train import train
+from .output.png import render_png
+
 
 def quickstart_surface(resolution: int = 61, epochs: int = 60, seed: int = 0, log=print):
     """The quickstart notebook's surface: spirals, small MLP, random plane.
 
     Returns the Surface that ``Landscape.evaluate`` produces.
     """
-    import torch
-    from torch import nn
-
-    from . import datasets, models
-    from .core.landscape import Landscape
-    from .core.planes import Plane
-    from .core.train import train
-
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     X, y = datasets.spirals(1000, seed=seed)
@@ -98,10 +99,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.resolution < 2:
         parser.error("--resolution must be at least 2")
-
-    import torch
-
-    from .output.png import render_png
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

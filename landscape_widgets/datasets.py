@@ -7,19 +7,18 @@ set (spiral arms, digit glyphs, image classes) never depends on ``seed``; only
 the sample does, so ``spirals(seed=1)`` is a fair test set for a network
 trained on ``spirals(seed=0)``.
 
-The torchvision loaders (:func:`mnist`, :func:`fashion_mnist`, :func:`cifar10`)
-read the standard files through ``torchvision.datasets`` and hand back the
-whole (or a seeded subset of the) split as two tensors, which is what a loss
-landscape wants: the same fixed evaluation set at every grid point.
+The loaders of the standard image sets, :func:`mnist`, :func:`fashion_mnist`
+and :func:`cifar10`, are here too; they read the files with torchvision
+(see :mod:`landscape_widgets.core.standard_datasets`).
 """
 
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import torch
+
+from .core.standard_datasets import cifar10, fashion_mnist, mnist
 
 Tensor = torch.Tensor
 
@@ -439,176 +438,6 @@ def images(
     alpha = (wave * blob)[:, None]  # (n, 1, size, size)
     X = bg + (fg - bg) * alpha + noise * torch.randn(n, channels, size, size, generator=gen)
     return X.clamp(0, 1).float(), y.long()
-
-
-# -----------------------------------------------------------------------------
-# torchvision loaders
-
-_MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-_CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
-
-
-def _subsample(X: Tensor, y: Tensor, subset: int | None, seed: int) -> tuple[Tensor, Tensor]:
-    if subset is None:
-        return X, y
-    if int(subset) != subset or subset < 1:
-        raise ValueError(f"subset must be a positive integer or None, got {subset!r}")
-    if subset > len(X):
-        raise ValueError(f"subset={subset} is larger than the split's {len(X)} points")
-    keep = torch.randperm(len(X), generator=_generator(seed))[: int(subset)].sort().values
-    return X[keep], y[keep]
-
-
-def _mnist_like(cls_name: str, root, train: bool, download: bool, subset: int | None, seed: int):
-    from torchvision import datasets as tvd
-    from torchvision.datasets.utils import extract_archive
-
-    cls = getattr(tvd, cls_name)
-    raw = Path(root) / cls_name / "raw"
-    # torchvision reads the uncompressed idx files; unpack .gz copies placed by hand.
-    for name in _MNIST_FILES:
-        if not (raw / name).is_file() and (raw / f"{name}.gz").is_file():
-            extract_archive(str(raw / f"{name}.gz"), str(raw))
-    missing = [name for name in _MNIST_FILES if not (raw / name).is_file()]
-    if missing and not download:
-        raise FileNotFoundError(
-            f"{cls_name} is not in {raw}: missing {', '.join(missing)}. Call with download=True "
-            f"(needs internet), or copy the four files {', '.join(_MNIST_FILES)} "
-            f"(or their .gz versions) into {raw}."
-        )
-    ds = cls(root=os.fspath(root), train=train, download=download)
-    X = ds.data.to(torch.float32).div_(255).unsqueeze(1)  # (N, 1, 28, 28)
-    y = torch.as_tensor(ds.targets, dtype=torch.long)  # (N,)
-    return _subsample(X, y, subset, seed)
-
-
-def mnist(
-    root: str | os.PathLike,
-    train: bool = True,
-    download: bool = False,
-    subset: int | None = None,
-    seed: int = 0,
-) -> tuple[Tensor, Tensor]:
-    """MNIST as two tensors, read with ``torchvision.datasets.MNIST``.
-
-    Parameters
-    ----------
-    root : path
-        The folder holding ``MNIST/raw/`` (torchvision's layout).
-    train : bool
-        The 60000-image training split, or the 10000-image test split.
-    download : bool
-        Download the files when they are missing (needs internet).
-    subset : int, optional
-        Keep this many images, drawn without replacement with ``seed`` (in
-        their original order).
-    seed : int
-        Seed of the subset.
-
-    Returns
-    -------
-    X : Tensor
-        Float32 in ``[0, 1]``, shape ``(n, 1, 28, 28)``.
-    y : Tensor
-        Int64 labels, shape ``(n,)``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the files are absent and ``download`` is False.
-
-    Examples
-    --------
-    >>> X, y = mnist("data", subset=1000)  # doctest: +SKIP
-    >>> X.shape  # doctest: +SKIP
-    torch.Size([1000, 1, 28, 28])
-    """
-    return _mnist_like("MNIST", root, train, download, subset, seed)
-
-
-def fashion_mnist(
-    root: str | os.PathLike,
-    train: bool = True,
-    download: bool = False,
-    subset: int | None = None,
-    seed: int = 0,
-) -> tuple[Tensor, Tensor]:
-    """Fashion-MNIST as two tensors, read with ``torchvision.datasets.FashionMNIST``.
-
-    Same arguments and results as :func:`mnist`; the files live in
-    ``root/FashionMNIST/raw/``.
-
-    Examples
-    --------
-    >>> X, y = fashion_mnist("data", train=False)  # doctest: +SKIP
-    >>> X.shape  # doctest: +SKIP
-    torch.Size([10000, 1, 28, 28])
-    """
-    return _mnist_like("FashionMNIST", root, train, download, subset, seed)
-
-
-def cifar10(
-    root: str | os.PathLike,
-    train: bool = True,
-    download: bool = False,
-    subset: int | None = None,
-    seed: int = 0,
-) -> tuple[Tensor, Tensor]:
-    """CIFAR-10 as two tensors, read with ``torchvision.datasets.CIFAR10``.
-
-    Parameters
-    ----------
-    root : path
-        The folder holding ``cifar-10-batches-py/`` (torchvision's layout).
-    train : bool
-        The 50000-image training split, or the 10000-image test split.
-    download : bool
-        Download the archive when the files are missing (needs internet).
-    subset : int, optional
-        Keep this many images, drawn without replacement with ``seed`` (in
-        their original order).
-    seed : int
-        Seed of the subset.
-
-    Returns
-    -------
-    X : Tensor
-        Float32 in ``[0, 1]``, shape ``(n, 3, 32, 32)``.
-    y : Tensor
-        Int64 labels, shape ``(n,)``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the files are absent and ``download`` is False.
-    RuntimeError
-        If torchvision finds the files but their checksums are wrong.
-
-    Examples
-    --------
-    >>> X, y = cifar10("data", train=False, subset=500)  # doctest: +SKIP
-    >>> X.shape  # doctest: +SKIP
-    torch.Size([500, 3, 32, 32])
-    """
-    from torchvision.datasets import CIFAR10
-
-    folder = Path(root) / CIFAR10.base_folder
-    missing = [name for name in _CIFAR10_FILES if not (folder / name).is_file()]
-    if missing and not download:
-        raise FileNotFoundError(
-            f"CIFAR-10 is not in {folder}: missing {', '.join(missing)}. Call with download=True "
-            f"(needs internet), or unpack cifar-10-python.tar.gz from "
-            f"https://www.cs.toronto.edu/~kriz/cifar.html into {Path(root)}."
-        )
-    ds = CIFAR10(root=os.fspath(root), train=train, download=download)
-    X = torch.from_numpy(ds.data).permute(0, 3, 1, 2).to(torch.float32).div_(255)  # (N, 3, 32, 32)
-    y = torch.as_tensor(ds.targets, dtype=torch.long)  # (N,)
-    return _subsample(X.contiguous(), y, subset, seed)
 
 
 # -----------------------------------------------------------------------------

@@ -34,34 +34,37 @@ that iteration ``i`` used.
 
 from __future__ import annotations
 
-import copy
+import functools
+import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 from torch import nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
-from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
+from torch.utils.data import DataLoader
 
-from .core.landscape import _materialize
-from .core.train import (
-    DataLike,
-    OptimizerLike,
-    _cycle_batches,
-    _default_loss,
-    _make_loader,
-    _make_optimizer,
-    _resolve_device,
+from .core.data import DataLike, OptimizerLike, make_loader, make_optimizer, resolve_device
+from .core.members import (
+    EnsembleAccuracy,
+    EnsembleRun,
+    accuracy,
+    accuracy_table,
+    ensemble_accuracy,
+    has_batchnorm,
+    load_member,
+    member_buffers,
 )
-from .core.weights import ParamLayout, WeightsLike, as_vector, weights_of
-from .schedules import fge_triangular, scheduler, snapshot_cosine
+from .core.train import StepLoop
+from .core.weights import weights_of
+from .schedules import Schedule, fge_triangular, scheduler, snapshot_cosine
 
 __all__ = [
     "EnsembleAccuracy",
     "EnsembleRun",
+    "TrainingSettings",
     "accuracy",
     "accuracy_table",
     "ensemble_accuracy",
@@ -70,90 +73,6 @@ __all__ = [
     "snapshot_ensemble",
     "swa",
 ]
-
-_BN = nn.modules.batchnorm._BatchNorm
-
-
-@dataclass
-class EnsembleRun:
-    """What :func:`snapshot_ensemble`, :func:`fge` and :func:`swa` return.
-
-    Attributes
-    ----------
-    method : str
-        ``"snapshot"``, ``"fge"`` or ``"swa"``.
-    snapshots : list of Tensor
-        The members, flat float32 CPU weight vectors (``weights_of`` order).
-    snapshot_steps : list of int
-        The iteration after which each snapshot was taken.
-    buffers : list of dict
-        Each snapshot's buffers (BatchNorm running statistics) by name, as they
-        were at the snapshot; empty dicts for a model without buffers.
-    lrs, losses : list of float
-        The learning rate each iteration used and its mini-batch loss.
-    steps_per_epoch : int or None
-        Mini-batches per pass over the data (None for an iterable dataset).
-    swa_weights : Tensor or None
-        SWA only: the average of ``snapshots``, from ``AveragedModel``.
-    swa_buffers : dict or None
-        SWA only: the average's buffers, BatchNorm statistics recomputed by
-        ``update_bn`` on the training data.
-    info : dict
-        The settings of the run (schedule, rates, cycles, ...).
-    """
-
-    method: str
-    snapshots: list[torch.Tensor] = field(default_factory=list)
-    snapshot_steps: list[int] = field(default_factory=list)
-    buffers: list[dict[str, torch.Tensor]] = field(default_factory=list)
-    lrs: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    steps_per_epoch: int | None = None
-    swa_weights: torch.Tensor | None = None
-    swa_buffers: dict[str, torch.Tensor] | None = None
-    info: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.snapshots)
-
-    @property
-    def steps(self) -> int:
-        """Iterations taken."""
-        return len(self.losses)
-
-    def load(self, model: nn.Module, k: int | str) -> nn.Module:
-        """Write member ``k`` (0-based) or the SWA average (``k="swa"``) into ``model``,
-        parameters and buffers; returns ``model``."""
-        if k == "swa":
-            if self.swa_weights is None:
-                raise ValueError(f"a {self.method} run has no SWA average")
-            return load_member(model, self.swa_weights, self.swa_buffers)
-        return load_member(model, self.snapshots[k], self.buffers[k])
-
-
-@dataclass
-class EnsembleAccuracy:
-    """Accuracy of M members alone and of the ensembles of the first k of them.
-
-    Attributes
-    ----------
-    name : str
-        What the members are (the method), for tables and legends.
-    members : ndarray, shape (M,)
-        ``members[k - 1]``: accuracy of member k on its own.
-    ensemble : ndarray, shape (M,)
-        ``ensemble[k - 1]``: accuracy of the average of the softmax outputs
-        of members 1..k (``ensemble[0] == members[0]``).
-    """
-
-    name: str
-    members: np.ndarray
-    ensemble: np.ndarray
-
-    @property
-    def sizes(self) -> np.ndarray:
-        """1..M, the number of members of each entry of ``ensemble``."""
-        return np.arange(1, len(self.members) + 1)
 
 
 # --------------------------------------------------------------------------- checks
@@ -193,113 +112,121 @@ def _loader_length(loader: DataLoader) -> int | None:
     return n
 
 
-# --------------------------------------------------------------------------- members
-
-
-def _buffers(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: b.detach().cpu().clone() for name, b in model.named_buffers()}
-
-
-def load_member(
-    model: nn.Module, weights: WeightsLike, buffers: Mapping[str, torch.Tensor] | None = None
-) -> nn.Module:
-    """Write flat ``weights`` (and ``buffers`` by name, if given) into ``model``."""
-    layout = ParamLayout.of(model)
-    vec = as_vector(weights, layout)
-    with torch.no_grad():
-        for p, chunk in zip(model.parameters(), layout.split(vec).values(), strict=True):
-            p.copy_(chunk)
-        if buffers is not None:
-            own = dict(model.named_buffers())
-            unknown = sorted(set(buffers) - set(own))
-            if unknown:
-                raise KeyError(f"the model has no buffers named {unknown}")
-            for name, b in buffers.items():
-                own[name].copy_(b)
-    return model
-
-
 # --------------------------------------------------------------------------- training
 
 
-_SETTINGS = ("optimizer", "batch_size", "loss_fn", "weight_decay", "seed", "progress", "device")
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How the three methods train: the keywords all of them take.
+
+    Attributes
+    ----------
+    optimizer : str or callable
+        As in :func:`~landscape_widgets.train` ("momentum": SGD with
+        momentum 0.9); its own rate is replaced by the schedule's.
+    batch_size, loss_fn, weight_decay, seed, progress, device
+        As in :func:`~landscape_widgets.train`.
+    """
+
+    optimizer: OptimizerLike = "momentum"
+    batch_size: int = 64
+    loss_fn: Callable | None = None
+    weight_decay: float = 0.0
+    seed: int = 0
+    progress: bool = True
+    device: str | torch.device = "cpu"
 
 
-def _settings(scope: dict) -> dict:
-    """The training settings every method passes on to :func:`_run` unchanged."""
-    return {name: scope[name] for name in _SETTINGS}
+def _takes_training_keywords(method: Callable) -> Callable:
+    """List the :class:`TrainingSettings` keywords in ``method``'s signature.
+
+    The methods take them as ``**training``; the signature that ``help()``
+    and notebook completion read names each one with its default, and a
+    keyword the method does not take is refused, by the method's name, before
+    any work.
+    """
+    signature = inspect.signature(method)
+    own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+        )
+        for f in fields(TrainingSettings)
+    ]
+    known = {p.name for p in own + shared}
+
+    @functools.wraps(method)
+    def checked(*args, **kwargs):
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(
+                f"{method.__name__}() got an unexpected keyword argument {unknown[0]!r}"
+            )
+        return method(*args, **kwargs)
+
+    checked.__signature__ = signature.replace(parameters=own + shared)
+    return checked
+
+
+def _following(schedule: Schedule) -> Callable:
+    """``prepare`` for a run whose rate follows ``schedule``, stepped once per iteration."""
+
+    def prepare(opt):
+        sched = scheduler(opt, schedule)
+        return lambda _step: sched.step()
+
+    return prepare
 
 
 def _run(
     method: str,
     model: nn.Module,
     data: DataLike,
+    training: dict,
     *,
     epochs,
     steps,
-    optimizer: OptimizerLike,
-    batch_size: int,
-    loss_fn,
-    weight_decay: float,
-    seed: int,
-    progress: bool,
-    device,
     plan: Callable[[int, int | None], tuple[Iterable[int], Callable]],
 ) -> tuple[EnsembleRun, DataLoader, torch.device]:
-    """The training loop the three methods share.
+    """Train ``model`` with :class:`~landscape_widgets.core.train.StepLoop`, keeping snapshots.
 
-    ``plan(total, steps_per_epoch)`` gets the run's length and returns the iterations after
-    which to take a snapshot and ``prepare(opt) -> after_step(i)``: a
-    function, called once with the optimizer before the first step, that sets
-    up the rates and returns the callback run after each iteration ``i``
-    (stepping the scheduler, updating an average).
+    ``plan(total, steps_per_epoch)`` gets the run's length and returns the
+    iterations after which to take a snapshot and ``prepare(opt) ->
+    after_step(i)``: a function, called once with the optimizer before the
+    first step, that sets up the rates and returns the callback run after
+    each iteration ``i`` (stepping the scheduler, updating an average).
     """
-    loader = _make_loader(data, _count("batch_size", batch_size), seed)
+    settings = TrainingSettings(**training)
+    loader = make_loader(data, _count("batch_size", settings.batch_size), settings.seed)
     per_epoch = _loader_length(loader)
     total = _total_steps(epochs, steps, per_epoch)
     snap_at, prepare = plan(total, per_epoch)
     snap_at = set(snap_at)
-    device = _resolve_device(device)
-    was_training = model.training
+    device = resolve_device(settings.device)
     model.to(device)
     # the schedule overwrites lr; a factory sets its own
-    opt = _make_optimizer(
-        optimizer, model.parameters(), None, weight_decay if isinstance(optimizer, str) else 0.0
-    )
+    decay = settings.weight_decay if isinstance(settings.optimizer, str) else 0.0
+    opt = make_optimizer(settings.optimizer, model.parameters(), None, decay)
     after_step = prepare(opt)
     run = EnsembleRun(method, steps_per_epoch=per_epoch)
-    on_cuda = device.type == "cuda"
-    with torch.random.fork_rng(devices=[device] if on_cuda else [], device_type="cuda"):
-        torch.manual_seed(seed)
-        model.train()
-        bar = tqdm(total=total, disable=not progress, desc=method, unit="step")
-        batches = _cycle_batches(loader)
-        try:
-            for step in range(1, total + 1):
-                xb, yb = (t.to(device) for t in next(batches))
-                if loss_fn is None:
-                    loss_fn = _default_loss(yb)
-                loss = loss_fn(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                run.lrs.append(float(opt.param_groups[0]["lr"]))
-                opt.step()
-                run.losses.append(loss.item())
-                after_step(step)
-                if step in snap_at:
-                    run.snapshots.append(weights_of(model))
-                    run.buffers.append(_buffers(model))
-                    run.snapshot_steps.append(step)
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{run.losses[-1]:.4g}", lr=f"{run.lrs[-1]:.3g}", refresh=False
-                )
-        finally:
-            bar.close()
-            model.train(was_training)
+
+    def record(step: int, loss: float) -> dict:
+        # the rate this step used: schedulers change it only in after_step
+        run.lrs.append(float(opt.param_groups[0]["lr"]))
+        run.losses.append(loss)
+        after_step(step)
+        if step in snap_at:
+            run.snapshots.append(weights_of(model))
+            run.buffers.append(member_buffers(model))
+            run.snapshot_steps.append(step)
+        return {"loss": f"{loss:.4g}", "lr": f"{run.lrs[-1]:.3g}"}
+
+    loop = StepLoop(model, opt, device, settings.seed, settings.loss_fn)
+    loop.run(loader, steps=total, on_step=record, progress=settings.progress, desc=method)
     return run, loader, device
 
 
+@_takes_training_keywords
 def snapshot_ensemble(
     model: nn.Module,
     data: DataLike,
@@ -308,13 +235,7 @@ def snapshot_ensemble(
     epochs: int | None = None,
     steps: int | None = None,
     lr: float = 0.1,
-    optimizer: OptimizerLike = "momentum",
-    batch_size: int = 64,
-    loss_fn: Callable | None = None,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-    progress: bool = True,
-    device="cpu",
+    **training,
 ) -> EnsembleRun:
     """Snapshot ensembles (Huang et al. 2017): ``cycles`` cosine cycles, a snapshot at each end.
 
@@ -336,11 +257,9 @@ def snapshot_ensemble(
         The run's length, exactly one of them.
     lr : float
         alpha0, the rate at the start of each cycle.
-    optimizer : str or callable
-        As in :func:`~landscape_widgets.train` ("momentum": SGD with
-        momentum 0.9); its own rate is replaced by the schedule's.
-    batch_size, loss_fn, weight_decay, seed, progress, device
-        As in :func:`~landscape_widgets.train`.
+    **training
+        optimizer, batch_size, loss_fn, weight_decay, seed, progress and
+        device: see :class:`TrainingSettings`.
 
     Examples
     --------
@@ -365,20 +284,14 @@ def snapshot_ensemble(
                 f"{cycles} cycles of ceil({total}/{cycles}) iterations do not all fit in "
                 f"{total} iterations; use fewer cycles or more iterations"
             )
+        return schedule.snapshots, _following(schedule)
 
-        def prepare(opt):
-            sched = scheduler(opt, schedule)
-            return lambda i: sched.step()
-
-        return schedule.snapshots, prepare
-
-    run, _, _ = _run(
-        "snapshot", model, data, epochs=epochs, steps=steps, plan=plan, **_settings(locals())
-    )
+    run, _, _ = _run("snapshot", model, data, training, epochs=epochs, steps=steps, plan=plan)
     run.info = {"lr": lr, "cycles": cycles, "cycle": math.ceil(run.steps / cycles)}
     return run
 
 
+@_takes_training_keywords
 def fge(
     model: nn.Module,
     data: DataLike,
@@ -387,13 +300,7 @@ def fge(
     cycle: int,
     lr1: float = 0.05,
     lr2: float = 0.0005,
-    optimizer: OptimizerLike = "momentum",
-    batch_size: int = 64,
-    loss_fn: Callable | None = None,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-    progress: bool = True,
-    device="cpu",
+    **training,
 ) -> EnsembleRun:
     """Fast geometric ensembling (Garipov et al. 2018) from a trained network.
 
@@ -425,17 +332,14 @@ def fge(
     total = cycles * cycle - cycle // 2
 
     def plan(_total, _per_epoch):
-        def prepare(opt):
-            sched = scheduler(opt, schedule)
-            return lambda i: sched.step()
+        return [k * cycle + cycle // 2 for k in range(cycles)], _following(schedule)
 
-        return [k * cycle + cycle // 2 for k in range(cycles)], prepare
-
-    run, _, _ = _run("fge", model, data, epochs=None, steps=total, plan=plan, **_settings(locals()))
+    run, _, _ = _run("fge", model, data, training, epochs=None, steps=total, plan=plan)
     run.info = {"lr1": float(lr1), "lr2": float(lr2), "cycles": cycles, "cycle": cycle}
     return run
 
 
+@_takes_training_keywords
 def swa(
     model: nn.Module,
     data: DataLike,
@@ -447,13 +351,7 @@ def swa(
     swa_lr: float = 0.05,
     anneal_steps: int = 0,
     every: int | None = None,
-    optimizer: OptimizerLike = "momentum",
-    batch_size: int = 64,
-    loss_fn: Callable | None = None,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-    progress: bool = True,
-    device="cpu",
+    **training,
 ) -> EnsembleRun:
     """Stochastic weight averaging (Izmailov et al. 2018) with ``torch.optim.swa_utils``.
 
@@ -534,14 +432,12 @@ def swa(
 
         return range(start + every, total + 1, every), prepare
 
-    run, loader, device = _run(
-        "swa", model, data, epochs=epochs, steps=steps, plan=plan, **_settings(locals())
-    )
+    run, loader, device = _run("swa", model, data, training, epochs=epochs, steps=steps, plan=plan)
     averaged = state["averaged"]
-    if any(isinstance(m, _BN) for m in averaged.modules()):
+    if has_batchnorm(averaged):
         update_bn(_plain_loader(loader), averaged, device=device)
     run.swa_weights = weights_of(averaged.module)
-    run.swa_buffers = _buffers(averaged.module)
+    run.swa_buffers = member_buffers(averaged.module)
     run.info = {
         "start": start,
         "lr": lr,
@@ -559,130 +455,3 @@ def _plain_loader(loader: DataLoader) -> DataLoader:
     if not hasattr(ds, "__len__"):
         return loader
     return DataLoader(ds, batch_size=loader.batch_size or 64, shuffle=False)
-
-
-# --------------------------------------------------------------------------- accuracy
-
-
-def ensemble_accuracy(
-    model: nn.Module,
-    members: EnsembleRun | Sequence[WeightsLike],
-    data,
-    *,
-    buffers: Sequence[Mapping[str, torch.Tensor]] | None = None,
-    bn_data=None,
-    batch_size: int = 1000,
-    name: str | None = None,
-    device="cpu",
-) -> EnsembleAccuracy:
-    """Accuracy of each member and of the prediction ensemble of the first k, k = 1..M.
-
-    The ensemble of k members averages their softmax outputs and predicts
-    the class with the largest average.
-
-    Parameters
-    ----------
-    model : nn.Module
-        The architecture; it is copied, never changed.
-    members : EnsembleRun or sequence of weights
-        A run (its snapshots, in order, with their buffers) or weight
-        vectors, modules or state_dicts.
-    data : (X, y) tensors, Dataset or DataLoader
-        Test data with integer class labels.
-    buffers : sequence of dict, optional
-        Each member's buffers (BatchNorm statistics) by name.
-    bn_data : (X, y) tensors, Dataset or DataLoader, optional
-        Recompute each member's BatchNorm statistics on this data with
-        ``update_bn`` (overrides ``buffers``). A network with BatchNorm needs
-        one of ``buffers`` and ``bn_data``.
-    batch_size : int
-        Test samples per forward pass.
-    name : str, optional
-        For tables and plots; by default the run's method.
-    """
-    if isinstance(members, EnsembleRun):
-        name = name or members.method
-        buffers = members.buffers if buffers is None else buffers
-        members = members.snapshots
-    members = list(members)
-    if not members:
-        raise ValueError("there are no members to evaluate")
-    if buffers is not None and len(buffers) != len(members):
-        raise ValueError(f"{len(buffers)} sets of buffers for {len(members)} members")
-    batch_size = _count("batch_size", batch_size)
-    layout = ParamLayout.of(model)
-    vectors = [as_vector(m, layout) for m in members]
-    device = _resolve_device(device)
-    net = copy.deepcopy(model).to(device).eval()
-    has_bn = any(isinstance(m, _BN) for m in net.modules())
-    if has_bn and buffers is None and bn_data is None:
-        raise ValueError(
-            "the model has BatchNorm: pass each member's buffers= (kept with the snapshots) "
-            "or bn_data= (training data to recompute the statistics on)"
-        )
-    bn_loader = None
-    if has_bn and bn_data is not None:
-        bn_loader = DataLoader(TensorDataset(*_materialize(bn_data, None, 0)), batch_size)
-    X, y = _materialize(data, None, 0)
-    if y.is_floating_point() or y.dim() != 1:
-        raise ValueError("accuracy needs integer class labels, one per sample")
-    X, y = X.to(device), y.to(device)
-    total = None
-    single, together = [], []
-    with torch.no_grad():
-        for k, vec in enumerate(vectors):
-            load_member(net, vec, None if buffers is None or bn_loader else buffers[k])
-            if bn_loader is not None:
-                update_bn(bn_loader, net, device=device)
-            probs = torch.cat(
-                [
-                    net(X[s : s + batch_size]).double().softmax(-1)
-                    for s in range(0, len(X), batch_size)
-                ]
-            )
-            total = probs if total is None else total + probs
-            single.append(float((probs.argmax(-1) == y).double().mean()))
-            together.append(float((total.argmax(-1) == y).double().mean()))
-    return EnsembleAccuracy(name or "ensemble", np.array(single), np.array(together))
-
-
-def accuracy(
-    model: nn.Module,
-    weights: WeightsLike,
-    data,
-    *,
-    buffers: Mapping[str, torch.Tensor] | None = None,
-    bn_data=None,
-    device="cpu",
-) -> float:
-    """Accuracy of one network at ``weights`` (the SWA average, say) on ``data``."""
-    acc = ensemble_accuracy(
-        model,
-        [weights],
-        data,
-        buffers=None if buffers is None else [buffers],
-        bn_data=bn_data,
-        device=device,
-    )
-    return float(acc.members[0])
-
-
-def accuracy_table(
-    results: Iterable[EnsembleAccuracy], singles: Mapping[str, float] | None = None
-) -> str:
-    """A plain-text table: for each method, each member's accuracy and the accuracy of
-    the ensemble of the first k members, by k; then single networks (``singles``,
-    e.g. ``{"SWA average": 0.93}``) one per row."""
-    results = list(results)
-    width = max([len(r.members) for r in results] + [1])
-    names = [f"{r.name}: member k" for r in results] + list(singles or {})
-    label = max([len(n) for n in names] + [6]) + 2
-    head = " " * label + "".join(f"{f'k={k}':>7}" for k in range(1, width + 1))
-    rows = [head, "-" * len(head)]
-    for r in results:
-        for what, values in (("member k", r.members), ("first k", r.ensemble)):
-            cells = "".join(f"{v:7.3f}" for v in values)
-            rows.append(f"{r.name + ': ' + what:<{label}}{cells}")
-    for n, v in (singles or {}).items():
-        rows.append(f"{n:<{label}}{v:7.3f}")
-    return "\n".join(rows)

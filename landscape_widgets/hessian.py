@@ -33,6 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from .core.results import Surface
+from .core.weights import as_vector
 
 _BLOCK = 4  # vectors per power iteration in eigen_ratio_grid
 
@@ -52,8 +56,6 @@ class _Loss:
         self.n = n
 
     def weights(self, weights) -> torch.Tensor:
-        from .core.weights import as_vector
-
         w = as_vector(weights, self.ls.layout)
         return w.detach().to(self.ls.device, self.ls.dtype)
 
@@ -226,8 +228,6 @@ def eigen_ratio_grid(
     Hessian-vector products over the evaluation data, so keep grids small
     (11 x 11 of a small MLP takes seconds to a minute on a CPU).
     """
-    from .core.results import Surface
-
     nx, ny = (resolution, resolution) if isinstance(resolution, int) else resolution
     if min(nx, ny) < 2:
         raise ValueError(f"resolution must be at least 2 per axis, not {resolution!r}")
@@ -239,8 +239,6 @@ def eigen_ratio_grid(
     lmin = np.empty((ny, nx))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=nx * ny, desc="eigenvalues", unit="point", leave=False)
     try:
         for i, y in enumerate(ys):

@@ -51,6 +51,7 @@ from torch.func import functional_call, grad, vmap
 
 from .core.planes import Line, Plane
 from .core.results import Profile
+from .core.weights import as_vector
 
 __all__ = [
     "GradientNoise",
@@ -189,8 +190,6 @@ class _PerExample:
 
 
 def _flat(landscape, weights) -> torch.Tensor:
-    from .core.weights import as_vector
-
     w = as_vector(weights, landscape.layout)
     return w.detach().to(landscape.device, landscape.dtype)
 
@@ -321,8 +320,6 @@ def filter_slice(
     """
     if not radius > 0:
         raise ValueError(f"radius must be positive, not {radius!r}")
-    from .core.weights import as_vector
-
     theta = as_vector(weights, landscape.layout)
     d = filter_direction(landscape, theta, seed, ignore) if direction is None else direction
     d = torch.as_tensor(d).detach().float().cpu().reshape(-1)

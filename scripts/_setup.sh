@@ -92,7 +92,7 @@ lw_pip_install() {
 lw_build_js() {
   local bundle="$ROOT/landscape_widgets/static/landscape.js"
   local static="$ROOT/landscape_widgets/static"
-  if [ ! -f "$bundle" ] || [ ! -f "$static/colormaps.json" ] ||
+  if [ ! -f "$bundle" ] || [ ! -f "$static/colormaps.json" ] || [ ! -f "$static/styles.json" ] ||
     [ ! -f "$static/embed/embed-amd.js" ] || [ ! -f "$static/embed/require.js" ] ||
     [ -n "$(find "$ROOT/js/src" "$ROOT/js/build.mjs" "$ROOT/js/package-lock.json" \
       -newer "$bundle" -print -quit)" ]; then

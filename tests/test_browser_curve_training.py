@@ -48,7 +48,7 @@ READ_BACK = textwrap.dedent(
     """
     anim._drags.idle(30)
     f = anim.frame(0)
-    plane = anim._first_plane
+    plane = anim._recorder.first_plane
     (tx, ty), = f["controls"]
     ref = curve_profile(ls, BezierCurve(*nets, init=plane.point(tx, ty)[None]), n=33)
     state = {

@@ -25,8 +25,7 @@ SETUP = textwrap.dedent(
     f"""
     import threading, time
     import numpy as np
-    from landscape_widgets import Profile
-    from landscape_widgets.widgets.profile_plot import LossCurve, ProfilePlot
+    from landscape_widgets import LossCurve, Profile, ProfilePlot
 
     def bump(t, height, left, right):
         return left + (right - left) * t + height * np.sin(np.pi * t) ** 2

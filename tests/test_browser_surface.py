@@ -28,8 +28,7 @@ SETUP = textwrap.dedent(
     f"""
     import json
     import numpy as np
-    from landscape_widgets import Surface
-    from landscape_widgets.widgets.surface3d import SurfaceWidget
+    from landscape_widgets import Surface, SurfaceWidget
 
     def ids(w, path):
         geo = w.geometry

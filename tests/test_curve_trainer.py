@@ -12,7 +12,7 @@ from torch import nn
 
 from landscape_widgets import Landscape, datasets, train
 from landscape_widgets.core.curve_trainer import CurveTrainer, segment_profile
-from landscape_widgets.core.curves import BezierCurve, PolyChain
+from landscape_widgets.core.curves import BezierCurve, PolyChain, curve_from_state
 from landscape_widgets.core.weights import weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,7 +95,7 @@ class _Tied(nn.Module):
 
 def _reference_step(net, curve, control, t, X, y, lr):
     """One SGD step (no momentum yet: the first step) by autograd through phi(t)."""
-    ref = type(curve)(curve.w1, curve.w2, **curve._extra_state(), init=control.clone())
+    ref = curve_from_state({**curve.state(), "control": control.clone()})
     params = Landscape(net, nn.CrossEntropyLoss(), (X, y)).layout.split(ref.at(t))
     loss = nn.functional.cross_entropy(torch.func.functional_call(net, params, (X,)), y)
     (grad,) = torch.autograd.grad(loss, ref.control)
@@ -196,6 +196,8 @@ def test_ensemble_and_test_data_profiles_match_fresh_copies(two_nets):
     alone = float((p1.argmax(1) == yt).double().mean())
     assert ens.metrics["accuracy"][0] == pytest.approx(alone)
 
+    assert trainer.evaluator() is ls  # no BatchNorm, no other data: the landscape itself
+    assert trainer.evaluator((Xt, yt)).targets.tolist() == yt.tolist()
     test = trainer.profile(n=3, data=(Xt, yt))
     direct = nn.functional.cross_entropy(fresh(trainer.curve.at(0.5)).log(), yt)
     assert test.loss[1] == pytest.approx(float(direct), rel=1e-4)

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from ipywidgets.embed import embed_data
 from PIL import Image
 from torch import nn
 
@@ -24,7 +25,7 @@ from landscape_widgets import (
     PolyChain,
     curve_profile,
 )
-from landscape_widgets.widgets import curve_training as ct
+from landscape_widgets.output import video
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -149,7 +150,7 @@ def test_dragging_theta_before_training_sets_the_initial_curve(make):
     w, trainer, ls, sent = make()
     assert w.editable
     w1, w2 = trainer.curve.w1.float(), trainer.curve.w2.float()
-    plane = w._first_plane
+    plane = w._recorder.first_plane
     x, y = 0.5 * w.frame(0)["w2"][0], 6.0
     w._on_page_message(w, {"event": "move", "seq": 7, "index": 0, "x": x, "y": y}, [])
     w._drags.idle(30)
@@ -162,7 +163,7 @@ def test_dragging_theta_before_training_sets_the_initial_curve(make):
     (frame_msg, buffers), (answer, _) = sent[-2:]
     assert frame_msg["event"] == "frame" and frame_msg["index"] == 0
     assert answer == {"event": "answer", "seq": 7, "kernel_ms": answer["kernel_ms"]}
-    profile = np.frombuffer(buffers[frame_msg["frame"]["profile"]], "<f4")
+    profile = np.frombuffer(buffers[frame_msg["frame"]["profile"]["buffer"]], "<f4")
     np.testing.assert_allclose(profile, prof.loss, rtol=1e-4)
     # training starts from the dragged point; afterwards theta no longer drags
     torch.testing.assert_close(trainer.history["control"][0][0], plane.point(x, y))
@@ -179,16 +180,24 @@ def test_frames_are_in_the_widget_state_and_messages(make):
     state = w.get_state()
     assert len(state["frames"]) == w.frame_count > 2
     for k, f in enumerate(state["frames"]):
-        ny, nx = f["shape"]
-        assert len(f["grid"]) == 4 * nx * ny and len(f["profile"]) == 4 * 33
-        np.testing.assert_array_equal(
-            np.frombuffer(f["grid"], "<f4").reshape(ny, nx), w.frame(k)["grid"]
-        )
+        # every array travels as {dtype, shape, buffer}: its shape goes with it
+        assert "shape" not in f and f["grid"]["dtype"] == "float32"
+        assert f["grid"]["shape"] == [9, 9] and f["profile"]["shape"] == [33]
+        assert f["curve"]["shape"] == [65, 2]
+        grid = np.frombuffer(f["grid"]["buffer"], "<f4").reshape(f["grid"]["shape"])
+        np.testing.assert_array_equal(grid, w.frame(k)["grid"])
+    assert state["straight"]["profile"]["shape"] == [33]
+    assert state["straight"]["barrier"] > 0.3  # the segment crosses a ridge
+    # ... as binary buffers, not JSON numbers: three per frame, one for the segment
+    saved = embed_data(views=[w])["manager_state"]["state"][w.model_id]
+    assert len(saved["buffers"]) == 3 * w.frame_count + 1
+    # each message holds one frame, its arrays' bytes in the message's buffers
     frames = [(c, b) for c, b in sent if c["event"] == "frame"]
     assert [c["index"] for c, _ in frames] == list(range(w.frame_count))
     content, buffers = frames[-1]
-    assert bytes(buffers[content["frame"]["grid"]]) == state["frames"][-1]["grid"]
-    assert state["straight"]["barrier"] > 0.3  # the segment crosses a ridge
+    grid = content["frame"]["grid"]
+    assert grid["shape"] == state["frames"][-1]["grid"]["shape"] and len(buffers) == 3
+    assert bytes(buffers[grid["buffer"]]) == bytes(state["frames"][-1]["grid"]["buffer"])
 
 
 def test_a_frame_re_rendered_sharper_is_the_same_plane(make):
@@ -250,7 +259,7 @@ def test_gif_and_mp4(make, tmp_path, monkeypatch):
         last = np.asarray(im.convert("RGB"), float)
     assert np.abs(first - last).mean() > 1.0  # the frames differ
     try:
-        exe = ct._ffmpeg()
+        exe = video.ffmpeg_executable()
     except RuntimeError:
         exe = None
     if exe is not None:
@@ -258,7 +267,7 @@ def test_gif_and_mp4(make, tmp_path, monkeypatch):
         head = mp4.read_bytes()[:12]
         assert head[4:8] == b"ftyp" and mp4.stat().st_size > 1000
     # without ffmpeg: a message that says what to install
-    monkeypatch.setattr(ct.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(video.shutil, "which", lambda _name: None)
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
     with pytest.raises(RuntimeError, match="imageio-ffmpeg"):
         w.save_mp4(tmp_path / "none.mp4")
@@ -339,9 +348,9 @@ def test_close_ends_the_threads(make):
     w.start()
     until(lambda: trainer.step_count >= 5)
     w.close()
-    w._frame_thread.join(5)
-    w._trainer_thread.join(5)
-    assert not w._frame_thread.is_alive() and not w._trainer_thread.is_alive()
+    w._jobs.thread.join(5)
+    w._runs.thread.join(5)
+    assert not w._jobs.thread.is_alive() and not w._runs.thread.is_alive()
     assert trainer.step_count < 160
     with pytest.raises(RuntimeError, match="closed"):
         w.start()

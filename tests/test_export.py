@@ -125,10 +125,12 @@ def test_anywidget_esm_and_binary_grid_are_included(tmp_path, widgets):
     assert entry["model_module"] == "anywidget"
     esm = entry["state"]["_esm"]
     assert esm == lw._esm and "export" in esm and len(esm) > 2000
-    (buffer,) = [b for b in entry["buffers"] if b["path"] == ["loss"]]
+    (buffer,) = [b for b in entry["buffers"] if b["path"] == ["loss", "buffer"]]
     assert buffer["encoding"] == "base64"
-    assert base64.b64decode(buffer["data"]) == lw.loss
-    assert entry["state"]["shape"] == [7, 9]
+    assert base64.b64decode(buffer["data"]) == lw.loss.astype("<f4").tobytes()
+    assert entry["state"]["loss"] == {"dtype": "float32", "shape": [7, 9]}
+    # the hover metrics go as buffers too, never as JSON numbers
+    assert ["hover", "accuracy", "buffer"] in [b["path"] for b in entry["buffers"]]
 
 
 def test_only_the_libraries_used_are_inlined(tmp_path, widgets):

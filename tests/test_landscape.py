@@ -399,6 +399,16 @@ def test_bad_inputs_give_clear_errors():
     assert auto.metrics == ("loss",)
 
 
+def test_targets_and_output_width_describe_the_evaluation_set():
+    X, y = data_2d()
+    ls = Landscape(mlp(), nn.CrossEntropyLoss(), (X, y), subset=None)
+    assert torch.equal(ls.targets, y) and ls.output_width() == 3
+    one_hot = nn.functional.one_hot(y, 3).float()
+    assert torch.equal(Landscape(mlp(), nn.MSELoss(), (X, one_hot)).targets, y)
+    reg = Landscape(nn.Sequential(nn.Linear(2, 1)), nn.MSELoss(), (X, torch.randn(120, 1)))
+    assert reg.targets is None and reg.output_width() == 1
+
+
 def test_user_model_is_not_modified():
     X, y = data_2d()
     net = mlp()

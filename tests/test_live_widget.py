@@ -14,9 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from landscape_widgets import Landscape, Plane, datasets
-from landscape_widgets.widgets.landscape_map import LandscapeWidget
-from landscape_widgets.wire.codec import decode_grid
+from landscape_widgets import Landscape, LandscapeWidget, Plane, datasets
 from landscape_widgets.wire.jobs import LatestJob
 from landscape_widgets.wire.points import bezier, path_coords
 
@@ -32,6 +30,29 @@ def reference_loss(net, vec, X, y):
     return float(nn.functional.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
 
 
+def to_the_page(widget) -> list[tuple[str, object]]:
+    """What the widget sends from now on, in order: ("state", trait names) or
+    ("message", content) for a custom message."""
+    sent = []
+    send_state, send = widget.send_state, widget.send
+
+    def logged_state(key=None):
+        names = widget.keys if key is None else [key] if isinstance(key, str) else key
+        sent.append(("state", set(names)))
+        send_state(key)
+
+    def logged_message(content, buffers=None):
+        sent.append(("message", content))
+        send(content, buffers)
+
+    widget.send_state, widget.send = logged_state, logged_message
+    return sent
+
+
+def answers(sent) -> list[dict]:
+    return [content for kind, content in sent if kind == "message" and content["event"] == "answer"]
+
+
 @pytest.fixture
 def toy():
     torch.manual_seed(0)
@@ -45,14 +66,14 @@ def toy():
 def test_grid_streams_to_the_exact_evaluation(toy):
     net, X, y, ls, plane = toy
     w = LandscapeWidget(ls, plane, resolution=17, bounds=(-1, 1, -0.5, 0.5)).wait(60)
-    assert (w.status, w.done, w.progress, w.shape) == ("done", True, 1.0, [17, 17])
+    assert (w.status, w.done, w.progress, w.loss.shape) == ("done", True, 1.0, (17, 17))
     expected = ls.evaluate(plane, resolution=17, bounds=(-1, 1, -0.5, 0.5)).loss
     np.testing.assert_allclose(w.grid, expected, rtol=1e-5)
     # one corner by hand
     vec = plane.point(1.0, -0.5)
     assert w.grid[0, -1] == pytest.approx(reference_loss(net, vec, X, y)[0], rel=1e-4)
     # the accuracy grid travels too, for the hover read-out
-    acc = decode_grid(w.hover["accuracy"], w.shape)
+    acc = w.hover["accuracy"]
     np.testing.assert_allclose(acc, ls.evaluate(plane, 17, (-1, 1, -0.5, 0.5)).metrics["accuracy"])
     w.close()
 
@@ -125,11 +146,12 @@ def test_probe_reports_loss_accuracy_and_predictions_at_its_weights(toy):
     # the panel: class and confidence over the input plane, from a fresh copy
     pred = w.predictions
     assert pred["kind"] == "classification" and pred["probe"] == "p" and pred["n_classes"] == 3
-    values = decode_grid(pred["values"], pred["shape"])
+    values = pred["values"]
+    assert values.shape[0] == 2  # class and confidence per input cell
     x0, x1, y0, y1 = pred["extent"]
     assert x0 < float(X[:, 0].min()) and x1 > float(X[:, 0].max())
-    gx = np.linspace(x0, x1, pred["shape"][2])
-    gy = np.linspace(y0, y1, pred["shape"][1])
+    gx = np.linspace(x0, x1, values.shape[2])
+    gy = np.linspace(y0, y1, values.shape[1])
     ref = copy.deepcopy(net)
     nn.utils.vector_to_parameters(plane.point(0.2, -0.1).float(), ref.parameters())
     i, j = 5, 40
@@ -155,8 +177,8 @@ def test_regression_data_gets_the_fitted_function(one_thread):
     w = LandscapeWidget(ls, plane, resolution=9, probes={"p": (0.5, 0.5)}).wait(60)
     pred = w.predictions
     assert pred["kind"] == "regression"
-    curve = decode_grid(pred["values"], [1, pred["shape"][0]])[0]
-    xs = np.linspace(pred["extent"][0], pred["extent"][1], pred["shape"][0])
+    curve = pred["values"]
+    xs = np.linspace(pred["extent"][0], pred["extent"][1], len(curve))
     ref = copy.deepcopy(net)
     nn.utils.vector_to_parameters(plane.point(0.5, 0.5).float(), ref.parameters())
     with torch.no_grad():
@@ -246,13 +268,21 @@ def test_drag_callbacks_see_moves_and_concurrent_moves_end_consistent(toy):
     w.close()
 
 
-def test_answered_echoes_the_drag_number(toy):
+def test_the_answer_echoes_the_drag_number_after_the_state_it_answers(toy):
     _, _, _, ls, plane = toy
     w = LandscapeWidget(ls, plane, resolution=9).wait(60)
+    sent = to_the_page(w)
     w.drag_seq = 7
     w.move_point("probe", 0.3, 0.3)
     w.wait(30)
-    assert w.answered["seq"] == 7 and w.answered["probes"] == ["probe"]
+    (answer,) = answers(sent)
+    assert answer["seq"] == 7 and answer["probes"] == ["probe"] and answer["kernel_ms"] >= 0
+    # the probe's results went out before the answer that says they are there
+    results = [
+        k for k, (kind, what) in enumerate(sent) if kind == "state" and "probe_results" in what
+    ]
+    assert results and results[-1] < sent.index(("message", answer))
+    assert not hasattr(w, "answered")
     w.close()
 
 
@@ -280,8 +310,9 @@ def test_overlays_go_out_as_binary(toy):
     xy = np.cumsum(np.ones((50, 2)) * 0.01, axis=0)
     w.set_overlay("sgd", xy, color="#d62728")
     _, paths, buffers = _remove_buffers(w.get_state())
-    assert ["overlays", 0, "xy"] in paths
-    np.testing.assert_allclose(np.frombuffer(w.overlays[0]["xy"], "<f4").reshape(-1, 2), xy, 1e-6)
+    assert ["overlays", 0, "xy", "buffer"] in paths
+    assert w.overlays[0]["xy"].dtype == np.float32
+    np.testing.assert_allclose(w.overlays[0]["xy"], xy, 1e-6)
     with pytest.raises(ValueError, match="shape"):
         w.set_overlay("bad", np.zeros(3))
     w.remove_overlay("sgd")
@@ -335,11 +366,12 @@ def test_wait_times_out_while_work_runs(toy):
 def test_move_messages_from_the_page_move_points_and_are_answered(toy):
     net, X, y, ls, plane = toy
     w = LandscapeWidget(ls, plane, resolution=9).wait(60)
+    sent = to_the_page(w)
     # what the page sends while a probe is dragged (a custom message per frame)
     w._handle_custom_msg({"event": "move", "seq": 41, "name": "probe", "x": 0.2, "y": -0.3}, [])
     w.wait(30)
     assert w.point("probe") == (0.2, -0.3)
-    assert w.answered["seq"] == 41 and w.answered["kernel_ms"] >= 0
+    assert [a["seq"] for a in answers(sent)] == [41] and answers(sent)[0]["kernel_ms"] >= 0
     loss = reference_loss(net, plane.point(0.2, -0.3), X, y)[0]
     assert w.probe_results["probe"]["loss"] == pytest.approx(loss, rel=1e-5)
     # unknown points and other messages are ignored

@@ -62,12 +62,13 @@ def test_wheel_contains_the_bundle(wheel):
         names = set(z.namelist())
         assert "landscape_widgets/static/landscape.js" in names
         assert "landscape_widgets/static/colormaps.json" in names
+        assert "landscape_widgets/static/styles.json" in names
         # what export_html inlines into a page that needs no network
         assert "landscape_widgets/static/embed/embed-amd.js" in names
         assert "landscape_widgets/static/embed/require.js" in names
         js = z.read("landscape_widgets/static/landscape.js").decode()
     assert "render" in js and len(js) > 2000
-    for module in ("./colormap.js", "./codec.js", "./axes.js", "colormaps.json"):
+    for module in ("./colormap.js", "./codec.js", "./axes.js", "colormaps.json", "styles.json"):
         assert module not in js, f"{module} was not bundled in"
     assert not any(n.startswith(("js/", "tests/", "notebooks/")) for n in names)
 

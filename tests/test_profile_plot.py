@@ -11,8 +11,8 @@ import ipywidgets
 import numpy as np
 import pytest
 
-from landscape_widgets import Profile
-from landscape_widgets.widgets.profile_plot import LossCurve, ProfilePlot, downsample_minmax
+from landscape_widgets import LossCurve, Profile, ProfilePlot
+from landscape_widgets.widgets.loss_curve import downsample_minmax, log_tick_values
 
 T = np.linspace(0.0, 1.0, 101)
 
@@ -535,8 +535,6 @@ def test_loss_curve_series_take_the_colour_asked_for():
 
 
 def test_log_ticks_are_few_and_at_1_2_5():
-    from landscape_widgets.widgets.profile_plot import log_tick_values
-
     np.testing.assert_allclose(log_tick_values(0.07, 2.0), [0.1, 0.2, 0.5, 1.0, 2.0])
     wide = log_tick_values(1e-6, 10.0)
     assert len(wide) <= 8 and all(np.log10(wide) == np.round(np.log10(wide)))

@@ -13,18 +13,19 @@ import pytest
 import pythreejs as p3
 import traitlets
 from conftest import bowl_surface
+from ipywidgets.widgets.widget import _instances  # no public count of live widgets
 
-from landscape_widgets import Surface
+from landscape_widgets import LandscapeWidget, Surface
 from landscape_widgets.output.png import colorize, masked_color
-from landscape_widgets.widgets.surface3d import (
+from landscape_widgets.widgets.mesh3d import (
     HEIGHT,
     LINE_LIFT,
     MAX_STEP_CELLS,
     POINT_LIFT,
     POINT_RADIUS,
-    ROLE_COLORS,
-    SurfaceWidget,
 )
+from landscape_widgets.widgets.surface3d import SurfaceWidget
+from landscape_widgets.wire.points import PATH_COLORS, ROLE_COLORS
 
 
 def positions(w: SurfaceWidget) -> np.ndarray:
@@ -102,7 +103,7 @@ def test_camera_looks_at_the_orbit_target():
     qx, qy, qz, qw = cam.quaternion
     # Rotate the camera's forward axis (0, 0, -1) by the quaternion, by hand.
     forward = -np.array([2 * (qx * qz + qw * qy), 2 * (qy * qz - qw * qx), 1 - 2 * (qx**2 + qy**2)])
-    to_target = np.subtract(w._controls.target, cam.position)
+    to_target = np.subtract(w.renderer.controls[0].target, cam.position)
     np.testing.assert_allclose(forward, to_target / np.linalg.norm(to_target), atol=1e-9)
     # The camera's own up stays upright (no roll): its right axis is horizontal.
     right = np.array([1 - 2 * (qy**2 + qz**2), 2 * (qx * qy + qw * qz), 2 * (qx * qz - qw * qy)])
@@ -300,31 +301,31 @@ def test_points_move_their_markers_and_reuse_them():
         {"name": "p", "x": 0.3, "y": -0.1, "role": "probe", "label": "probe"},
         {"name": "q", "x": -0.5, "y": 0.2, "role": "path"},
     ]
-    groups = {name: w._markers[name]["group"] for name in ("w1", "p", "q")}
-    assert set(w._marker_group.children) == set(groups.values())
-    colours_ = {n: w._markers[n]["material"].color for n in groups}
+    groups = {name: w._view.markers[name]["group"] for name in ("w1", "p", "q")}
+    assert set(w._view.marker_group.children) == set(groups.values())
+    colours_ = {n: w._view.markers[n]["material"].color for n in groups}
     assert colours_ == {
         "w1": ROLE_COLORS["anchor"],
         "p": ROLE_COLORS["probe"],
         "q": ROLE_COLORS["path"],
     }
     assert len(set(colours_.values())) == 3
-    assert w._markers["p"]["label"].material.map.string == "probe"
-    assert w._markers["q"]["label"].material.map.string == "q"  # label defaults to name
+    assert w._view.markers["p"]["label"].material.map.string == "probe"
+    assert w._view.markers["q"]["label"].material.map.string == "q"  # label defaults to name
 
     old = w.marker_position("p")
     w.points = [
         {"name": "w1", "x": 0.0, "y": 0.0, "role": "anchor"},
         {"name": "p", "x": -0.6, "y": 0.3, "role": "probe"},
     ]
-    assert w._markers["p"]["group"] is groups["p"]  # reused
+    assert w._view.markers["p"]["group"] is groups["p"]  # reused
     assert w.marker_position("p")[:2] == pytest.approx((-0.6, 0.3))
     assert w.marker_position("p") != old
-    assert "q" not in w._markers and groups["q"] not in w._marker_group.children
+    assert "q" not in w._view.markers and groups["q"] not in w._view.marker_group.children
     # Another surface: markers stay where the points are, on the new heights.
     s2 = bowl_surface(nx=5, ny=5)
     w.show(s2)
-    assert w._markers["p"]["group"] is groups["p"]
+    assert w._view.markers["p"]["group"] is groups["p"]
     expected = float(w.height_at(-0.6, 0.3)) + POINT_RADIUS
     assert w.marker_position("p")[2] == pytest.approx(expected)
 
@@ -332,7 +333,7 @@ def test_points_move_their_markers_and_reuse_them():
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"name": "p", "x": 0.1, "role": "probe"}, "lacks key"),
+        ({"name": "p", "x": 0.1, "role": "probe"}, "lacks y"),
         ({"name": "p", "x": np.nan, "y": 0.0, "role": "probe"}, "finite"),
         ({"name": "p", "x": 0.0, "y": np.inf, "role": "probe"}, "finite"),
         ({"name": "p", "x": 0.0, "y": 0.0, "role": "target"}, "unknown role"),
@@ -352,7 +353,7 @@ def test_points_are_validated(bad, message):
 
 def test_points_names_are_unique_and_normalised():
     w = SurfaceWidget()
-    with pytest.raises(traitlets.TraitError, match="duplicate"):
+    with pytest.raises(traitlets.TraitError, match="two points are named 'p'"):
         w.points = [
             {"name": "p", "x": 0, "y": 0, "role": "probe"},
             {"name": "p", "x": 1, "y": 0, "role": "path"},
@@ -360,7 +361,7 @@ def test_points_names_are_unique_and_normalised():
     w.points = [{"name": "p", "x": np.float32(0.5), "y": 1, "role": "probe"}]
     assert w.points == [{"name": "p", "x": 0.5, "y": 1.0, "role": "probe", "label": "p"}]
     assert type(w.points[0]["x"]) is float
-    assert not w._markers["p"]["group"].visible  # no surface yet
+    assert not w._view.markers["p"]["group"].visible  # no surface yet
 
 
 # --------------------------------------------------------------------------
@@ -393,17 +394,17 @@ def test_overlay_is_densified_and_lies_on_the_surface():
     assert_on_mesh(w, line)
 
     # Replacing keeps the line object; the colour stays unless given.
-    obj = w._lines["overlay:traj"]
+    obj = w._view.lines["overlay:traj"]
     w.set_overlay("traj", xy[:2])
-    assert w._lines["overlay:traj"] is obj and obj.material.color == "red"
+    assert w._view.lines["overlay:traj"] is obj and obj.material.color == "red"
     assert w.overlays["traj"]["xy"].shape == (2, 2)
     # Another surface re-drapes the overlay on the new heights.
     w.show(bowl_surface(nx=5, ny=11))
-    assert w._lines["overlay:traj"] is obj
+    assert w._view.lines["overlay:traj"] is obj
     assert_on_mesh(w, w.line_positions("traj"))
 
     w.remove_overlay("traj")
-    assert "overlay:traj" not in w._lines and obj not in w._line_group.children
+    assert "overlay:traj" not in w._view.lines and obj not in w._view.line_group.children
     with pytest.raises(KeyError, match="traj"):
         w.remove_overlay("traj")
 
@@ -430,14 +431,14 @@ def test_paths_are_drawn_through_the_points():
         {"name": "curve", "kind": "bezier", "points": ["a", "b", "c"], "color": "#0000ff"},
         {"name": "later", "kind": "polyline", "points": ["a", "zz"]},
     ]
-    assert "path:later" not in w._lines  # a point it needs is missing: not drawn
+    assert "path:later" not in w._view.lines  # a point it needs is missing: not drawn
     seg = w.line_positions("seg", kind="path")
     np.testing.assert_allclose(seg[[0, -1], :2], [[-0.8, -0.4], [0.9, -0.3]], atol=1e-6)
     # Straight in the plane: every vertex on the line from a to c.
     t = (seg[:, 0] + 0.8) / 1.7
     np.testing.assert_allclose(seg[:, 1], -0.4 + t * 0.1, atol=1e-6)
     assert_on_mesh(w, seg)
-    assert w._lines["path:seg"].material.color == "#00ff00"
+    assert w._view.lines["path:seg"].material.color == "#00ff00"
 
     # The quadratic Bezier with a, b, c as control points, by hand.
     curve = w.line_positions("curve", kind="path")
@@ -451,18 +452,18 @@ def test_paths_are_drawn_through_the_points():
     assert_on_mesh(w, curve)
 
     # Moving a control point redraws the paths through it, reusing the line objects.
-    obj = w._lines["path:curve"]
+    obj = w._view.lines["path:curve"]
     w.points = [dict(p, y=-0.45) if p["name"] == "b" else p for p in w.points]
-    assert w._lines["path:curve"] is obj
+    assert w._view.lines["path:curve"] is obj
     moved = w.line_positions("curve", kind="path")
     mid = 0.25 * p0 + 0.5 * np.array([0.1, -0.45]) + 0.25 * p2
     assert np.min(np.hypot(moved[:, 0] - mid[0], moved[:, 1] - mid[1])) < 1e-6
     assert np.min(np.hypot(curve[:, 0] - mid[0], curve[:, 1] - mid[1])) > 0.1
     # Adding the missing point draws the third path.
     w.points = [*w.points, {"name": "zz", "x": 0.0, "y": 0.0, "role": "path"}]
-    assert "path:later" in w._lines
+    assert "path:later" in w._view.lines
     w.paths = []
-    assert not any(k.startswith("path:") for k in w._lines)
+    assert not any(k.startswith("path:") for k in w._view.lines)
 
 
 @pytest.mark.parametrize(
@@ -471,8 +472,11 @@ def test_paths_are_drawn_through_the_points():
         ({"name": "s", "kind": "spline", "points": ["a", "b"]}, "unknown kind"),
         ({"name": "s", "kind": "segment", "points": ["a", "b", "c"]}, "2 points"),
         ({"name": "s", "kind": "polyline", "points": ["a"]}, "at least 2"),
-        ({"name": "s", "kind": "segment"}, "lacks key"),
+        ({"name": "s", "kind": "segment"}, "lacks points"),
         ({"name": "s", "kind": "segment", "points": ["a", 1]}, "point names"),
+        ({"name": "s", "kind": "bezier", "points": ["a", "b"]}, "bezier needs at least 3"),
+        ({"name": "s", "points": ["a", "b"], "colour": "red"}, "unknown key.*colour"),
+        ({"name": 3, "points": ["a", "b"]}, "name must be a non-empty str"),
     ],
 )
 def test_paths_are_validated(bad, message):
@@ -481,9 +485,34 @@ def test_paths_are_validated(bad, message):
         w.paths = [bad]
 
 
-def test_stepped_overlays_get_keyframed_markers_without_leaking_widgets():
-    from ipywidgets.widgets.widget import _instances
+def test_paths_take_the_default_kind_and_colours_by_place():
+    w = SurfaceWidget()
+    w.paths = [
+        {"name": "a", "points": ["p", "q"]},
+        {"name": "b", "kind": "polyline", "points": ["p", "q", "r"]},
+        {"name": "c", "kind": "bezier", "points": ["p", "q", "r"], "color": "black"},
+    ]
+    assert [p["kind"] for p in w.paths] == ["segment", "polyline", "bezier"]
+    assert [p["color"] for p in w.paths] == [PATH_COLORS[0], PATH_COLORS[1], "black"]
 
+
+def test_the_map_and_the_surface_normalise_points_and_paths_alike():
+    points = [
+        {"name": "p", "x": np.float32(0.5), "y": 1, "role": "probe"},
+        {"name": "a", "x": -0.5, "y": 0.0, "role": "path", "label": "start"},
+    ]
+    paths = [{"name": "s", "points": ["p", "a"]}]
+    surface, flat = SurfaceWidget(), LandscapeWidget(bowl_surface())
+    for widget in (surface, flat):
+        widget.points, widget.paths = points, paths
+    assert surface.points == flat.points and surface.paths == flat.paths
+    bad = {"name": "q", "x": 0, "y": 0, "role": "probe", "colour": "red"}
+    for widget in (surface, flat):
+        with pytest.raises(traitlets.TraitError, match="point 0 \\('q'\\) has unknown key"):
+            widget.points = [bad]
+
+
+def test_stepped_overlays_get_keyframed_markers_without_leaking_widgets():
     view = SurfaceWidget(bowl_surface())
     xy = np.c_[np.linspace(-1, 1, 6), np.zeros(6)]
     view.set_overlay("a", xy, color="#00d5ff", steps=[10, 12, 14, 16, 18, 20])

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from landscape_widgets.core.data import resolve_device
 from landscape_widgets.core.train import TrainResult, train
 from landscape_widgets.core.weights import weights_of
 from landscape_widgets.datasets import regression1d, spirals
@@ -199,6 +200,12 @@ def test_progress_bar(capsys):
     assert "2/2" in capsys.readouterr().err
     train(fresh_mlp(), spirals(64), epochs=1, batch_size=32, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_devices_are_named_by_string_auto_or_none():
+    assert resolve_device("cpu") == torch.device("cpu")
+    auto = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("auto") == resolve_device(None) == auto
 
 
 def test_clear_errors():

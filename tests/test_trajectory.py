@@ -12,9 +12,15 @@ import pytest
 import torch
 from torch import nn
 
-from landscape_widgets import Landscape, Plane, Trajectory, datasets, record_trajectory
-from landscape_widgets.widgets.landscape_map import LandscapeWidget
-from landscape_widgets.wire.codec import decode_grid
+from landscape_widgets import (
+    Landscape,
+    LandscapeWidget,
+    Plane,
+    Trajectory,
+    datasets,
+    record_trajectory,
+)
+from landscape_widgets.widgets.map_trajectories import Starts
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -258,9 +264,9 @@ def test_a_trajectory_goes_to_the_page_with_its_steps(live):
     w = make(plane)
     path = w.add_trajectory(run, color="#00e5ff")
     (entry,) = [o for o in w.overlays if o["name"] == "adam"]
-    xy = decode_grid(entry["xy"], [len(run), 2])
-    np.testing.assert_allclose(xy, path.xy, rtol=1e-6)
-    np.testing.assert_array_equal(decode_grid(entry["steps"], [len(run)]), run.steps)
+    assert entry["xy"].shape == (len(run), 2) and entry["steps"].shape == (len(run),)
+    np.testing.assert_allclose(entry["xy"], path.xy, rtol=1e-6)
+    np.testing.assert_array_equal(entry["steps"], run.steps)
     assert entry["color"] == "#00e5ff"
     # a path that leaves the plane says so, with its largest distance
     random_plane = Plane.random(net, seed=0, center=run.end)
@@ -296,12 +302,12 @@ def test_a_start_runs_its_optimizers_where_it_is_dropped(live):
     np.testing.assert_allclose(moved.xy[0], [-0.5, 0.5], rtol=1e-6)
     # moves while the mouse is down do not start runs; the drop does
     before = w.runs_from("from")
-    w._on_page_message(w, {"event": "move", "seq": 1, "name": "from", "x": 0.2, "y": 0.2}, [])
+    w._handle_custom_msg({"event": "move", "seq": 1, "name": "from", "x": 0.2, "y": 0.2}, [])
     w.wait(60)
     after = w.runs_from("from")
     assert all(after[label] is before[label] for label in before)
     # letting go runs them from there, even when the last move already put it there
-    w._on_page_message(w, {"event": "drop", "name": "from"}, [])
+    w._handle_custom_msg({"event": "drop", "name": "from"}, [])
     w.wait(60)
     dropped = w.runs_from("from")
     np.testing.assert_allclose(dropped["sgd"].project(plane).xy[0], [0.2, 0.2], rtol=1e-6)
@@ -363,8 +369,6 @@ def test_the_mean_origin_gives_the_best_fitting_plane(toy):
 
 
 def test_a_drop_from_the_page_runs_the_optimizers_once(live, monkeypatch):
-    from landscape_widgets.widgets.map_trajectories import Starts
-
     net, X, y, ls, make = live
     w = make(Plane.random(net, seed=2))
     w.add_start("s", 0.1, 0.1, runs=("sgd",), steps=3)
@@ -379,7 +383,7 @@ def test_a_drop_from_the_page_runs_the_optimizers_once(live, monkeypatch):
     # the mouse is let go: the page syncs the final position, then says "drop"
     moved = [dict(p, x=0.3, y=-0.2) if p["name"] == "s" else p for p in w.points]
     w.set_state({"points": moved})
-    w._on_page_message(w, {"event": "drop", "name": "s"}, [])
+    w._handle_custom_msg({"event": "drop", "name": "s"}, [])
     w.wait(60)
     assert calls == [(0.3, -0.2)]
 

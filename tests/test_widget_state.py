@@ -1,4 +1,5 @@
-"""LandscapeWidget's synced state: binary grids, NaN kept, bad inputs refused."""
+"""LandscapeWidget's synced state: grids as float32 arrays sent as binary, NaN kept,
+bad inputs refused; and the array codec the traits serialise with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 import traitlets
 
-from landscape_widgets.widgets.landscape_map import LandscapeWidget, decode_grid, encode_grid
+from landscape_widgets import LandscapeWidget
+from landscape_widgets.wire.codec import Array, array_from_json, array_to_json
 
 
 def synced_state(widget) -> dict:
@@ -18,25 +20,37 @@ def synced_state(widget) -> dict:
     return _remove_buffers(widget.get_state())
 
 
-def test_grid_crosses_as_float32_bytes(make_surface):
+def through_the_wire(widget, name: str):
+    """A trait's value as it reaches the page (buffers as bytes), decoded again."""
+    from ipywidgets.widgets.widget import _put_buffers
+
+    state, paths, buffers = synced_state(widget)
+    _put_buffers(state, paths, [bytes(b) for b in buffers])
+    return array_from_json(state[name])
+
+
+def test_grid_is_a_float32_array(make_surface):
     surf = make_surface(nx=9, ny=7)
     w = LandscapeWidget(surf)
-    assert isinstance(w.loss, bytes)
-    assert len(w.loss) == 9 * 7 * 4
-    assert w.shape == [7, 9]
-    back = np.frombuffer(w.loss, dtype="<f4").reshape(w.shape)
-    np.testing.assert_array_equal(back, surf.loss.astype(np.float32))
+    assert isinstance(w.loss, np.ndarray)
+    assert (w.loss.dtype, w.loss.shape) == (np.float32, (7, 9))
+    np.testing.assert_array_equal(w.loss, surf.loss.astype(np.float32))
     np.testing.assert_array_equal(w.grid, surf.loss.astype(np.float32))
+    # grid is a copy: changing it changes nothing in the widget
+    w.grid[0, 0] = 123.0
+    assert w.loss[0, 0] == np.float32(surf.loss[0, 0])
 
 
 def test_state_has_no_json_number_lists(make_surface):
     w = LandscapeWidget(make_surface(nx=20, ny=20))
     state, paths, buffers = synced_state(w)
-    assert ["loss"] in paths
-    (buf,) = [b for p, b in zip(paths, buffers, strict=True) if p == ["loss"]]
-    assert bytes(buf) == w.loss
-    assert "loss" not in state
-    # Everything else is small: the grid went out as a buffer, not as numbers.
+    assert ["loss", "buffer"] in paths
+    (buf,) = [b for p, b in zip(paths, buffers, strict=True) if p == ["loss", "buffer"]]
+    assert bytes(buf) == w.loss.astype("<f4").tobytes()
+    assert state["loss"] == {"dtype": "float32", "shape": [20, 20]}
+    # the other metrics on the grid go out as buffers too
+    assert ["hover", "accuracy", "buffer"] in paths
+    # Everything else is small: the grids went out as buffers, not as numbers.
     state.pop("_esm")  # the front-end's source
     assert len(str(state)) < 2000
 
@@ -53,20 +67,41 @@ def test_extents_and_anchors(make_surface):
 def test_nan_and_inf_survive_the_round_trip(make_surface):
     surf = make_surface(nan_cells=[(0, 0), (3, 4)], inf_cells=[(6, 8)])
     w = LandscapeWidget(surf)
-    grid = decode_grid(w.loss, w.shape)
+    grid = through_the_wire(w, "loss")
     assert np.isnan(grid[0, 0]) and np.isnan(grid[3, 4])
     assert np.isposinf(grid[6, 8])
     finite = np.isfinite(surf.loss)
     np.testing.assert_array_equal(grid[finite], surf.loss[finite].astype(np.float32))
 
 
-def test_encode_decode_are_inverse_and_little_endian():
+def test_array_codec_is_its_own_inverse_and_little_endian():
     grid = np.array([[1.5, np.nan], [-np.inf, 3.0]])
-    data = encode_grid(grid)
-    assert data[:4] == b"\x00\x00\xc0\x3f"  # 1.5 as little-endian float32
-    out = decode_grid(data, [2, 2])
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, grid.astype(np.float32))
+    value = {"grid": grid, "rows": [np.arange(3), "text"], "n": 2}
+    wire = array_to_json(value)
+    assert wire["grid"]["dtype"] == "float32" and wire["grid"]["shape"] == [2, 2]
+    assert bytes(wire["grid"]["buffer"])[:4] == b"\x00\x00\xc0\x3f"  # 1.5, little-endian
+    assert wire["rows"][1:] == ["text"] and wire["n"] == 2
+    back = array_from_json(wire)
+    assert back["grid"].dtype == np.float32
+    np.testing.assert_array_equal(back["grid"], grid.astype(np.float32))
+    np.testing.assert_array_equal(back["rows"][0], [0.0, 1.0, 2.0])
+    # what the page sends: plain bytes for the buffer
+    page = {"dtype": "float32", "shape": [1], "buffer": b"\x00\x00\xc0\x3f"}
+    assert array_from_json(page).tolist() == [1.5]
+
+
+def test_array_trait_checks_dtype_and_dimensions():
+    class Holder(traitlets.HasTraits):
+        grid = Array(ndim=2)
+
+    h = Holder()
+    assert h.grid.shape == (0, 0)
+    h.grid = [[1, 2], [3, 4]]
+    assert h.grid.dtype == np.float32
+    with pytest.raises(traitlets.TraitError, match="2-D"):
+        h.grid = np.zeros(3)
+    with pytest.raises(traitlets.TraitError, match="real numbers"):
+        h.grid = np.array([["a"]])
 
 
 def test_float64_values_beyond_float32_become_inf(make_surface):
@@ -86,10 +121,9 @@ def test_metric_selects_another_grid(make_surface):
 
 def test_show_replaces_the_surface(make_surface):
     w = LandscapeWidget()
-    assert w.shape == [0, 0] and w.loss == b""
+    assert w.loss.shape == (0, 0)
     w.show(make_surface(nx=4, ny=6))
-    assert w.shape == [6, 4]
-    assert len(w.loss) == 4 * 6 * 4
+    assert w.loss.shape == (6, 4)
 
 
 def test_unknown_keyword_is_a_type_error(make_surface):
@@ -153,8 +187,8 @@ def test_trait_validation(make_surface):
         w.view = [1.0, 0.0, 0.0, 1.0]
     with pytest.raises(traitlets.TraitError):
         w.loss = b"abc"
-    with pytest.raises(traitlets.TraitError):
-        w.shape = [1, 2, 3]
+    with pytest.raises(traitlets.TraitError, match="2-D"):
+        w.loss = np.zeros((1, 2, 3))
     w.points = [{"name": "p", "x": 0.1, "y": 0.2, "role": "anchor"}]
     assert w.anchors == {"p": [0.1, 0.2]}
     assert w.points[0]["label"] == "p"
@@ -162,7 +196,9 @@ def test_trait_validation(make_surface):
 
 def test_traits_are_synced_and_documented():
     synced = set(LandscapeWidget.class_trait_names(sync=True))
-    for name in "loss shape x_range y_range points paths view colormap log_scale title".split():
+    assert not {"shape", "answered"} & synced  # the shape travels with the array
+    names = "loss hover overlays predictions x_range y_range points paths view colormap title"
+    for name in names.split():
         assert name in synced
         assert LandscapeWidget.class_traits()[name].help, f"trait {name} has no help text"
 

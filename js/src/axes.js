@@ -1,5 +1,5 @@
 // Axis ticks, tick labels and the plot layout. Pure functions, no DOM.
-// landscape_widgets/_render.py follows the same layout and tick rules.
+// landscape_widgets/output/png.py follows the same layout and tick rules.
 
 /** Margins around the plot area, in CSS pixels. */
 export const MARGIN = Object.freeze({ left: 58, right: 92, top: 30, bottom: 42 });

@@ -1,19 +1,30 @@
-// Decoding of binary arrays sent by the kernel. The one place arrays are
-// decoded: widgets call decodeArray and never touch buffers themselves.
+// Arrays from the kernel. The one place arrays are decoded: widgets call
+// decodeArray and never touch buffers themselves.
 //
-// The Python side (landscape_widgets/_widget.py) sends a grid as little-endian
-// float32 bytes in C order plus its shape; anywidget hands bytes traits to JS
-// as a DataView.
+// The Python side (landscape_widgets/wire/codec.py) serialises every numpy
+// array inside a trait's value as {dtype, shape, buffer}, the buffer holding
+// little-endian float32 bytes in C order; ipywidgets hands that buffer to the
+// page as a DataView, at the same place. A custom message carries its bytes
+// beside the JSON instead: there `buffer` is an index into the message's
+// buffers.
 
 const ITEMSIZE = { float32: 4 };
 
+/** A decoded grid with no cells: what a widget shows before its first grid. */
+export const EMPTY_GRID = Object.freeze({ data: new Float32Array(0), shape: Object.freeze([0, 0]) });
+
 /**
- * Decode {buffer, dtype, shape} into a Float32Array.
+ * Decode an array sent by the kernel into a Float32Array.
  *
- * @param {{buffer: DataView | ArrayBuffer | ArrayBufferView, dtype: string, shape: number[]}} arr
+ * @param {{dtype: string, shape: number[], buffer: DataView | ArrayBuffer | ArrayBufferView | number}} arr
+ * @param {DataView[]} [buffers] a custom message's buffers, when `buffer` is an index into them
  * @returns {{data: Float32Array, shape: number[]}}
  */
-export function decodeArray({ buffer, dtype, shape }) {
+export function decodeArray(arr, buffers = null) {
+  if (!arr || typeof arr !== "object") {
+    throw new Error(`expected an array {dtype, shape, buffer}, got ${JSON.stringify(arr)}`);
+  }
+  const { dtype, shape } = arr;
   if (!(dtype in ITEMSIZE)) {
     throw new Error(`unsupported dtype "${dtype}" (expected float32)`);
   }
@@ -21,7 +32,7 @@ export function decodeArray({ buffer, dtype, shape }) {
     throw new Error(`bad shape ${JSON.stringify(shape)}`);
   }
   const count = shape.reduce((a, b) => a * b, 1);
-  const bytes = toBytes(buffer);
+  const bytes = toBytes(typeof arr.buffer === "number" ? messageBuffer(arr.buffer, buffers) : arr.buffer);
   if (bytes.byteLength !== count * ITEMSIZE[dtype]) {
     throw new Error(
       `buffer holds ${bytes.byteLength} bytes, shape ${JSON.stringify(shape)} ` +
@@ -43,6 +54,13 @@ export function decodeArray({ buffer, dtype, shape }) {
 /** Value at row i, column j of a decoded 2-D array. */
 export function at({ data, shape }, i, j) {
   return data[i * shape[1] + j];
+}
+
+function messageBuffer(index, buffers) {
+  if (!buffers || !Number.isInteger(index) || index < 0 || index >= buffers.length) {
+    throw new Error(`the array points at buffer ${index}, the message has ${buffers ? buffers.length : 0}`);
+  }
+  return buffers[index];
 }
 
 function toBytes(buffer) {

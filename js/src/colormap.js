@@ -1,6 +1,6 @@
 // Colour maps and normalisations. Pure functions, no DOM.
 //
-// The lookup tables live in colormaps.json, which landscape_widgets/_render.py
+// The lookup tables live in colormaps.json, which landscape_widgets/output/png.py
 // reads too, so the notebook widget and the headless PNG use the same colours.
 
 import tables from "./colormaps.json";
@@ -26,7 +26,7 @@ export function table(name) {
 
 /**
  * Colour at t in [0, 1] (clamped) by linear interpolation between stops.
- * Components are rounded half up, as _render.py does.
+ * Components are rounded half up, as output/png.py does.
  * @param {string} name
  * @param {number} t
  * @returns {number[]} [r, g, b] integers in 0..255

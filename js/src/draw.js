@@ -1,30 +1,23 @@
 // Drawing the map on a 2D canvas: the coloured grid, contour lines, paths,
-// overlays, points, axes in plane coordinates, colour bar, masked legend and
-// progress. `state` is read from the model in landscape.js, or built from a
-// recorded frame in curve_training.js (which also fixes the colour scale with
+// overlays, points and their labels, with what surrounds them (decorations.js).
+// `state` is read from the model by map/state.js, or built from a recorded
+// frame by curve/scene.js (which also fixes the colour scale with
 // `state.range`).
 
-import { MASKED, colorize, css, finiteRange, lookupTable, makeNorm } from "./colormap.js";
+import { cellExtent, plotBox } from "./axes.js";
+import { strokeWithHalo } from "./canvas.js";
+import { colorize, finiteRange, makeNorm } from "./colormap.js";
 import { contourLevels, contourRings } from "./contour.js";
 import {
-  COLORBAR,
-  MIN_TICK_GAP,
-  cellExtent,
-  formatTick,
-  logTicks,
-  niceTicks,
-  plotBox,
-} from "./axes.js";
-import { pathPolyline, transform } from "./view.js";
+  drawAxes,
+  drawColorbar,
+  drawLegend,
+  drawMaskedLegend,
+  drawProgress,
+} from "./decorations.js";
+import { FONT, PATH_COLORS, ROLE_STYLE, TITLE_FONT } from "./styles.js";
 import { pointsAtStep } from "./trajectories.js";
-
-export const FONT = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
-const TITLE_FONT = "bold 13px system-ui, -apple-system, 'Segoe UI', sans-serif";
-export const ROLE_STYLE = {
-  anchor: { fill: "#ffffff", stroke: "#000000", r: 5 },
-  probe: { fill: "#ff8c00", stroke: "#ffffff", r: 6 },
-  path: { fill: "#e6194b", stroke: "#ffffff", r: 5 },
-};
+import { pathPolyline, transform } from "./view.js";
 
 /** Extent of the grid's cells in plane coordinates: [xa, xb, ya, yb]. */
 export function gridExtent(state) {
@@ -152,13 +145,6 @@ export function drawMap(ctx, state, cache) {
   return { masked: got ? got.masked : 0, range: got ? got.range : null, tf, box, view };
 }
 
-function line(ctx, x0, y0, x1, y1) {
-  ctx.beginPath();
-  ctx.moveTo(x0, y0);
-  ctx.lineTo(x1, y1);
-  ctx.stroke();
-}
-
 function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
   const gx = (u) => tf.px(xa + (u / nx) * (xb - xa));
   const gy = (v) => tf.py(ya + (v / ny) * (yb - ya));
@@ -176,17 +162,6 @@ function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
       }
     }
   }
-  ctx.stroke();
-}
-
-function strokeWithHalo(ctx, color, width, halo = "rgba(255, 255, 255, 0.8)") {
-  ctx.lineJoin = "round";
-  ctx.lineCap = "round";
-  ctx.lineWidth = width + 2.5;
-  ctx.strokeStyle = halo;
-  ctx.stroke();
-  ctx.lineWidth = width;
-  ctx.strokeStyle = color;
   ctx.stroke();
 }
 
@@ -249,7 +224,7 @@ function drawPaths(ctx, paths, points, tf) {
     }
     ctx.beginPath();
     poly.forEach(([x, y], k) => (k ? ctx.lineTo(tf.px(x), tf.py(y)) : ctx.moveTo(tf.px(x), tf.py(y))));
-    strokeWithHalo(ctx, path.color || "#e6194b", 2.2);
+    strokeWithHalo(ctx, path.color || PATH_COLORS[0], 2.2);
   }
 }
 
@@ -300,119 +275,4 @@ function drawLabels(ctx, points, tf, box) {
     ctx.fillStyle = "#000";
     ctx.fillText(label, x + r + 3, ly);
   }
-}
-
-function drawAxes(ctx, box, view, tf) {
-  ctx.textAlign = "center";
-  ctx.textBaseline = "top";
-  for (const t of niceTicks(view[0], view[1], 5)) {
-    const x = Math.round(tf.px(t)) + 0.5;
-    line(ctx, x, box.y1, x, box.y1 + 5);
-    ctx.fillText(formatTick(t), x, box.y1 + 7);
-  }
-  ctx.fillText("x", (box.x0 + box.x1) / 2, box.y1 + 24);
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
-  for (const t of niceTicks(view[2], view[3], 5)) {
-    const y = Math.round(tf.py(t)) + 0.5;
-    line(ctx, box.x0 - 5, y, box.x0, y);
-    ctx.fillText(formatTick(t), box.x0 - 7, y);
-  }
-  ctx.save();
-  ctx.translate(14, (box.y0 + box.y1) / 2);
-  ctx.rotate(-Math.PI / 2);
-  ctx.textAlign = "center";
-  ctx.fillText("y", 0, 0);
-  ctx.restore();
-}
-
-function drawColorbar(ctx, box, range, state) {
-  const x = box.x1 + COLORBAR.gap;
-  const h = box.y1 - box.y0;
-  ctx.textAlign = "left";
-  ctx.textBaseline = "bottom";
-  ctx.fillText(state.metric, x, box.y0 - 4);
-  if (!range) {
-    ctx.textBaseline = "middle";
-    ctx.fillText("no finite", x, (box.y0 + box.y1) / 2 - 8);
-    ctx.fillText("values", x, (box.y0 + box.y1) / 2 + 8);
-    return;
-  }
-  // Colours along the bar follow the normalisation, so its ticks sit where
-  // their values are.
-  const lut = lookupTable(state.colormap, 256);
-  for (let r = 0; r < h; r++) {
-    const k = Math.round((1 - r / Math.max(1, h - 1)) * 255) * 3;
-    ctx.fillStyle = css([lut[k], lut[k + 1], lut[k + 2]]);
-    ctx.fillRect(x, box.y0 + r, COLORBAR.width, 1);
-  }
-  ctx.fillStyle = "#222";
-  ctx.strokeRect(x + 0.5, box.y0 + 0.5, COLORBAR.width - 1, h - 1);
-  const norm = makeNorm(range.min, range.max, state.log);
-  const ticks =
-    range.max > range.min
-      ? state.log && range.min > 0
-        ? logTicks(range.min, range.max)
-        : niceTicks(range.min, range.max, 5)
-      : [range.min];
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  let last = null;
-  for (const t of ticks) {
-    const y = Math.round(box.y1 - norm(t) * (h - 1)) + 0.5;
-    // Labels would overlap (a log scale crowds the top): skip this one.
-    if (last !== null && Math.abs(y - last) < MIN_TICK_GAP) continue;
-    last = y;
-    line(ctx, x + COLORBAR.width, y, x + COLORBAR.width + 4, y);
-    ctx.fillText(formatTick(t), x + COLORBAR.width + 6, y);
-  }
-}
-
-function drawMaskedLegend(ctx, box, count) {
-  const x = box.x1 + COLORBAR.gap;
-  const y = box.y1 + 10;
-  ctx.fillStyle = css(MASKED);
-  ctx.fillRect(x, y, 12, 12);
-  ctx.strokeRect(x + 0.5, y + 0.5, 11, 11);
-  ctx.fillStyle = "#222";
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  ctx.fillText("NaN/inf", x + 16, y + 6);
-  ctx.fillText(`(${count})`, x + 16, y + 20);
-}
-
-/** Names of overlays (trajectories, curves) and paths, top left inside the plot. */
-function drawLegend(ctx, box, state) {
-  const entries = [
-    ...state.overlays.map((o) => [o.label || o.name, o.color || "#222"]),
-    ...state.paths.map((p) => [p.name, p.color || "#e6194b"]),
-  ];
-  if (!entries.length) return;
-  ctx.font = FONT;
-  const w = Math.max(...entries.map(([n]) => ctx.measureText(n).width)) + 30;
-  const h = entries.length * 16 + 6;
-  ctx.fillStyle = "rgba(255, 255, 255, 0.8)";
-  ctx.fillRect(box.x0 + 6, box.y0 + 6, w, h);
-  entries.forEach(([name, color], k) => {
-    const y = box.y0 + 14 + k * 16;
-    // a dark outline keeps light colours (white, yellow) visible on the legend
-    ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
-    ctx.lineWidth = 4.5;
-    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
-    ctx.strokeStyle = color;
-    ctx.lineWidth = 2.5;
-    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
-    ctx.fillStyle = "#222";
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    ctx.fillText(name, box.x0 + 30, y);
-  });
-}
-
-function drawProgress(ctx, box, progress) {
-  const w = box.x1 - box.x0;
-  ctx.fillStyle = "rgba(255, 255, 255, 0.7)";
-  ctx.fillRect(box.x0 + 1, box.y0 + 1, w - 2, 4);
-  ctx.fillStyle = "#1f77b4";
-  ctx.fillRect(box.x0 + 1, box.y0 + 1, Math.max(2, (w - 2) * progress), 4);
 }

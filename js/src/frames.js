@@ -1,32 +1,23 @@
 // The recorded frames of a curve's training (CurveTrainingWidget): decoding
-// them from widget state or from messages, keeping the list up to date, and
-// the curve drawn at once while a control point is dragged. Pure functions,
-// no DOM.
+// them from widget state or from messages, keeping the list up to date, the
+// curve drawn at once while a control point is dragged, and the words that
+// label them. Pure functions, no DOM.
 //
-// A frame's byte fields (grid, curve, profile) arrive in two ways: in the
-// `frames` trait each is a DataView; in a "frame" message each is an integer
-// index into the message's buffers (binary buffers travel beside the JSON).
+// A frame's arrays (grid, curve, profile) arrive as {dtype, shape, buffer}
+// (codec.js): in the `frames` trait the buffer is a DataView, in a "frame"
+// message an index into the message's buffers.
 
-import { decodeArray } from "./codec.js";
+import { EMPTY_GRID, decodeArray } from "./codec.js";
 import { bezier } from "./view.js";
 
-const BYTE_FIELDS = ["grid", "curve", "profile"];
-
-/** Bytes of a field that may be an index into `buffers`. */
-function bytesOf(value, buffers, name) {
-  if (typeof value !== "number") return value ?? null;
-  if (!buffers || !Number.isInteger(value) || value < 0 || value >= buffers.length) {
-    throw new Error(`frame field "${name}" points at buffer ${value}, the message has ${buffers ? buffers.length : 0}`);
+/** The decoded array of frame field `name`, or null when the frame has none. */
+function arrayField(raw, name, buffers) {
+  if (raw[name] == null) return null;
+  try {
+    return decodeArray(raw[name], buffers);
+  } catch (err) {
+    throw new Error(`frame field "${name}": ${err.message}`);
   }
-  return buffers[value];
-}
-
-/** A flat float32 vector; empty when there are no bytes. */
-export function decodeVector(bytes) {
-  if (bytes == null) return new Float32Array(0);
-  const n = bytes.byteLength / 4;
-  if (!Number.isInteger(n)) throw new Error(`${bytes.byteLength} bytes is not a whole number of float32`);
-  return decodeArray({ buffer: bytes, dtype: "float32", shape: [n] }).data;
 }
 
 function pair(v, name) {
@@ -40,16 +31,13 @@ function pair(v, name) {
  * One frame as the widget draws it.
  *
  * @param {object} raw the frame from the trait or from a message
- * @param {DataView[]} [buffers] the message's buffers when byte fields are indices
+ * @param {DataView[]} [buffers] the message's buffers, when arrays point into them
  * @param {number} [version] identifies this decoded content (the map's cache key)
  */
 export function decodeFrame(raw, buffers = null, version = 0) {
   if (!raw || typeof raw !== "object") throw new Error("a frame must be an object");
-  const bytes = {};
-  for (const name of BYTE_FIELDS) bytes[name] = bytesOf(raw[name], buffers, name);
-  const shape = raw.shape ?? [0, 0];
-  const grid = decodeArray({ buffer: bytes.grid, dtype: "float32", shape });
-  const curve = decodeVector(bytes.curve);
+  const grid = arrayField(raw, "grid", buffers) ?? EMPTY_GRID;
+  const curve = arrayField(raw, "curve", buffers)?.data ?? new Float32Array(0);
   if (curve.length % 2) throw new Error("the curve's polyline has an odd number of coordinates");
   return {
     version,
@@ -63,7 +51,7 @@ export function decodeFrame(raw, buffers = null, version = 0) {
     w2: pair(raw.w2 ?? [1, 0], "w2"),
     controls: (raw.controls ?? []).map((c, k) => pair(c, `controls[${k}]`)),
     curve,
-    profile: decodeVector(bytes.profile),
+    profile: arrayField(raw, "profile", buffers)?.data ?? new Float32Array(0),
     barrier: Number.isFinite(raw.barrier) ? raw.barrier : null,
     offPlane: Number.isFinite(raw.off_plane) ? raw.off_plane : 0,
     hires: Boolean(raw.hires),
@@ -72,7 +60,7 @@ export function decodeFrame(raw, buffers = null, version = 0) {
 
 /** The straight segment's profile: {profile: Float32Array, barrier}; empty before it is computed. */
 export function decodeStraight(raw) {
-  const profile = raw && raw.profile != null ? decodeVector(raw.profile) : new Float32Array(0);
+  const profile = raw && raw.profile != null ? decodeArray(raw.profile).data : new Float32Array(0);
   const barrier = raw && Number.isFinite(raw.barrier) ? raw.barrier : null;
   return { profile, barrier };
 }
@@ -201,4 +189,34 @@ export function fitText(candidates, room, measure) {
 export function leavesPlane(frame) {
   const d = Math.hypot(frame.w2[0] - frame.w1[0], frame.w2[1] - frame.w1[1]);
   return frame.offPlane > 1e-4 * (d > 0 ? d : 1);
+}
+
+/**
+ * The status line under the controls: the training status with its progress
+ * and planned steps.
+ */
+export function statusLine(status, progress, totalSteps) {
+  if (status === "preparing") return "preparing…";
+  if (status.startsWith("error")) return status;
+  if (status === "ready") return totalSteps ? `ready · ${totalSteps} steps planned` : "ready";
+  const pct = Math.round(100 * (Number(progress) || 0));
+  const of = totalSteps ? ` of ${totalSteps} steps` : "";
+  return `${status} · ${pct}%${of}`;
+}
+
+/**
+ * What the info line says about a frame when the pointer is not over the
+ * map: its resolution, how far the curve leaves the plane, and that its
+ * control points may be dragged (`editable`).
+ */
+export function frameNotes(frame, editable) {
+  if (!frame) return "";
+  const parts = [];
+  if (frame.hires) parts.push("high-resolution frame");
+  if (leavesPlane(frame)) parts.push(`the curve leaves this plane (by up to ${formatValue(frame.offPlane)})`);
+  if (editable && frame.controls.length) {
+    const what = frame.controls.length > 1 ? "a control point" : "theta";
+    parts.push(`drag ${what} to bend the curve before training`);
+  }
+  return parts.join(" · ");
 }

@@ -3,9 +3,8 @@
 // move and the axes do not. The range and scale functions are pure.
 
 import { MIN_TICK_GAP, formatTick, logTicks, niceTicks, plotBox, scale } from "./axes.js";
-import { FONT } from "./draw.js";
-
-const TITLE_FONT = "bold 12px system-ui, -apple-system, 'Segoe UI', sans-serif";
+import { line } from "./canvas.js";
+import { FONT, PLOT_TITLE_FONT } from "./styles.js";
 
 /** Margins around a small plot's area, in CSS pixels. */
 // The top margin holds the title and a row for the legend, always, so the
@@ -99,13 +98,6 @@ export function evenT(n) {
   return out;
 }
 
-function line(ctx, x0, y0, x1, y1) {
-  ctx.beginPath();
-  ctx.moveTo(x0, y0);
-  ctx.lineTo(x1, y1);
-  ctx.stroke();
-}
-
 /**
  * Draw a plot.
  *
@@ -128,7 +120,7 @@ export function drawLinePlot(ctx, plot) {
   ctx.font = FONT;
   ctx.lineWidth = 1;
   if (plot.title) {
-    ctx.font = TITLE_FONT;
+    ctx.font = PLOT_TITLE_FONT;
     ctx.fillStyle = "#222";
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";

@@ -33,7 +33,11 @@ export function regionColor(cls, conf, k) {
 
 const PAD = { left: 30, right: 8, top: 22, bottom: 22 };
 
-/** Draw the panel into ctx (size w x h). `pred` is the widget's predictions trait. */
+/**
+ * Draw the panel into ctx (size w x h). `pred` is the widget's predictions
+ * trait; `probeResult` the probe's {metric: value}, written under the plot.
+ * Returns whether the predictions were drawn (false while they are awaited).
+ */
 export function drawPredictions(ctx, pred, w, h, probeResult) {
   ctx.save();
   ctx.fillStyle = "#fff";
@@ -52,17 +56,16 @@ export function drawPredictions(ctx, pred, w, h, probeResult) {
   }
   const [ex0, ex1] = pred.extent;
   const sx = (x) => box.x0 + ((x - ex0) / (ex1 - ex0)) * (box.x1 - box.x0);
-  const data = decodeArray({
-    buffer: pred.data,
-    dtype: "float32",
-    shape: [pred.n_data, pred.kind === "classification" ? 3 : 2],
-  }).data;
-  const values = decodeArray({ buffer: pred.values, dtype: "float32", shape: pred.shape }).data;
+  // data: one row per data point, (x, y, class) or (x, y); values: class and
+  // confidence per cell of a (2, gy, gx) grid, or one output per input
+  const { data, shape: dataShape } = decodeArray(pred.data);
+  const nData = dataShape[0];
+  const { data: values, shape } = decodeArray(pred.values);
 
   if (pred.kind === "classification") {
     const [ey0, ey1] = pred.extent.slice(2);
     const sy = (y) => box.y1 - ((y - ey0) / (ey1 - ey0)) * (box.y1 - box.y0);
-    const [, gy, gx] = pred.shape;
+    const [, gy, gx] = shape;
     const rgba = new Uint8ClampedArray(gx * gy * 4);
     for (let i = 0; i < gy; i++) {
       for (let j = 0; j < gx; j++) {
@@ -78,7 +81,7 @@ export function drawPredictions(ctx, pred, w, h, probeResult) {
     cells.getContext("2d").putImageData(new ImageData(rgba, gx, gy), 0, 0);
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(cells, box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0);
-    for (let k = 0; k < pred.n_data; k++) {
+    for (let k = 0; k < nData; k++) {
       const c = CLASS_COLORS[data[3 * k + 2] % CLASS_COLORS.length];
       ctx.beginPath();
       ctx.arc(sx(data[3 * k]), sy(data[3 * k + 1]), 2.2, 0, 2 * Math.PI);
@@ -92,7 +95,7 @@ export function drawPredictions(ctx, pred, w, h, probeResult) {
     // y range: the data's, widened a little; the curve is clipped to it
     let lo = Infinity;
     let hi = -Infinity;
-    for (let k = 0; k < pred.n_data; k++) {
+    for (let k = 0; k < nData; k++) {
       lo = Math.min(lo, data[2 * k + 1]);
       hi = Math.max(hi, data[2 * k + 1]);
     }
@@ -100,7 +103,7 @@ export function drawPredictions(ctx, pred, w, h, probeResult) {
     const pad = 0.25 * (hi - lo);
     const sy = (y) => box.y1 - ((y - (lo - pad)) / (hi - lo + 2 * pad)) * (box.y1 - box.y0);
     ctx.fillStyle = "rgba(90, 90, 90, 0.55)";
-    for (let k = 0; k < pred.n_data; k++) {
+    for (let k = 0; k < nData; k++) {
       ctx.beginPath();
       ctx.arc(sx(data[2 * k]), sy(data[2 * k + 1]), 2, 0, 2 * Math.PI);
       ctx.fill();
@@ -110,7 +113,7 @@ export function drawPredictions(ctx, pred, w, h, probeResult) {
     ctx.rect(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0);
     ctx.clip();
     ctx.beginPath();
-    const n = pred.shape[0];
+    const n = shape[0];
     for (let k = 0; k < n; k++) {
       const x = ex0 + ((ex1 - ex0) * k) / (n - 1);
       const y = sy(values[k]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { at, decodeArray } from "../src/codec.js";
+import { EMPTY_GRID, at, decodeArray } from "../src/codec.js";
 
 function bytesOf(values) {
   return new DataView(new Float32Array(values).buffer);
@@ -42,6 +42,20 @@ describe("decodeArray", () => {
   it("decodes an empty grid", () => {
     const arr = decodeArray({ buffer: new DataView(new ArrayBuffer(0)), dtype: "float32", shape: [0, 0] });
     expect(arr.data.length).toBe(0);
+    expect(arr).toEqual({ data: EMPTY_GRID.data, shape: [...EMPTY_GRID.shape] });
+  });
+
+  it("takes the bytes of a message's array from the message's buffers", () => {
+    const buffers = [bytesOf([1]), bytesOf([2, 3])];
+    expect([...decodeArray({ buffer: 1, dtype: "float32", shape: [2] }, buffers).data]).toEqual([2, 3]);
+    expect([...decodeArray({ buffer: 0, dtype: "float32", shape: [1] }, buffers).data]).toEqual([1]);
+    expect(() => decodeArray({ buffer: 2, dtype: "float32", shape: [1] }, buffers)).toThrow(/buffer 2.*has 2/);
+    expect(() => decodeArray({ buffer: 0, dtype: "float32", shape: [1] })).toThrow(/has 0/);
+  });
+
+  it("rejects what is no array", () => {
+    expect(() => decodeArray(null)).toThrow(/expected an array/);
+    expect(() => decodeArray(bytesOf([1]))).toThrow(/dtype/);
   });
 
   it("rejects a size mismatch, a bad dtype and a bad shape", () => {

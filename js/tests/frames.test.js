@@ -7,34 +7,43 @@ import {
   decodeStraight,
   fitText,
   formatEpoch,
+  frameNotes,
   formatValue,
   leavesPlane,
   lossSeries,
   provisionalCurve,
+  statusLine,
   stepRange,
   valueAt,
   withBarrier,
 } from "../src/frames.js";
 
-function f32(values) {
-  return new DataView(new Float32Array(values).buffer);
+// An array as the trait holds it: {dtype, shape, buffer} with a DataView.
+function arr(values, shape = [values.length]) {
+  return { dtype: "float32", shape, buffer: new DataView(new Float32Array(values).buffer) };
 }
 
-// A frame as the trait holds it: bytes fields are DataViews.
+// An array of a message: its buffer is an index into the message's buffers.
+function ref(index, shape) {
+  return { dtype: "float32", shape, buffer: index };
+}
+
+const bytes = (values) => new DataView(new Float32Array(values).buffer);
+
+// A frame as the trait holds it.
 function traitFrame(overrides = {}) {
   return {
     step: 40,
     epoch: 2.5,
     loss: 0.25,
-    grid: f32([1, 2, 3, 4, 5, 6]),
-    shape: [2, 3],
+    grid: arr([1, 2, 3, 4, 5, 6], [2, 3]),
     x_range: [-1, 2],
     y_range: [-0.5, 1.5],
     w1: [0, 0],
     w2: [1, 0],
     controls: [[0.5, 0.8]],
-    curve: f32([0, 0, 0.5, 0.4, 1, 0]),
-    profile: f32([0.1, 0.3, 0.1]),
+    curve: arr([0, 0, 0.5, 0.4, 1, 0], [3, 2]),
+    profile: arr([0.1, 0.3, 0.1]),
     barrier: 0.2,
     off_plane: 0,
     hires: false,
@@ -43,7 +52,7 @@ function traitFrame(overrides = {}) {
 }
 
 describe("decodeFrame", () => {
-  it("decodes a frame from the trait, where bytes are DataViews", () => {
+  it("decodes a frame from the trait, where buffers are DataViews", () => {
     const f = decodeFrame(traitFrame(), null, 7);
     expect(f.version).toBe(7);
     expect(f.grid.shape).toEqual([2, 3]);
@@ -57,25 +66,33 @@ describe("decodeFrame", () => {
     expect(f.hires).toBe(false);
   });
 
-  it("substitutes buffer indices from a message, in any order", () => {
-    const buffers = [f32([9, 8, 7, 6]), f32([0.5, 0.6]), f32([0, 0, 1, 1])];
-    const raw = traitFrame({ grid: 1, shape: [1, 2], curve: 2, profile: 0 });
+  it("takes the arrays of a message from its buffers, in any order", () => {
+    const buffers = [bytes([9, 8, 7, 6]), bytes([0.5, 0.6]), bytes([0, 0, 1, 1])];
+    const raw = traitFrame({ grid: ref(1, [1, 2]), curve: ref(2, [2, 2]), profile: ref(0, [4]) });
     const f = decodeFrame(raw, buffers, 1);
+    expect(f.grid.shape).toEqual([1, 2]);
     expect([...f.grid.data]).toEqual([Math.fround(0.5), Math.fround(0.6)]);
     expect([...f.curve]).toEqual([0, 0, 1, 1]);
     expect([...f.profile]).toEqual([9, 8, 7, 6]);
   });
 
   it("reads the index 0 as a buffer, not as a missing field", () => {
-    const buffers = [f32([3]), f32([0, 0, 1, 1])];
-    const f = decodeFrame(traitFrame({ grid: 0, shape: [1, 1], curve: 1, profile: 0 }), buffers);
+    const buffers = [bytes([3]), bytes([0, 0, 1, 1])];
+    const f = decodeFrame(traitFrame({ grid: ref(0, [1, 1]), curve: ref(1, [2, 2]), profile: ref(0, [1]) }), buffers);
     expect(f.grid.data[0]).toBe(3);
     expect(f.profile[0]).toBe(3);
   });
 
-  it("rejects an index past the message's buffers and a grid of the wrong size", () => {
-    expect(() => decodeFrame(traitFrame({ grid: 3 }), [f32([1])])).toThrow(/buffer 3/);
-    expect(() => decodeFrame(traitFrame({ shape: [3, 3] }))).toThrow(/bytes/);
+  it("names the field of an index past the message's buffers and of a grid of the wrong size", () => {
+    expect(() => decodeFrame(traitFrame({ grid: ref(3, [1, 1]) }), [bytes([1])])).toThrow(/"grid".*buffer 3/);
+    expect(() => decodeFrame(traitFrame({ grid: arr([1, 2, 3, 4, 5, 6], [3, 3]) }))).toThrow(/"grid".*bytes/);
+  });
+
+  it("draws an empty grid, curve and profile when the frame has none", () => {
+    const f = decodeFrame(traitFrame({ grid: null, curve: undefined, profile: null }));
+    expect(f.grid.shape).toEqual([0, 0]);
+    expect(f.curve.length).toBe(0);
+    expect(f.profile.length).toBe(0);
   });
 
   it("takes a missing loss or barrier (the first frame) as null", () => {
@@ -85,7 +102,7 @@ describe("decodeFrame", () => {
   });
 
   it("rejects a curve with an odd number of coordinates", () => {
-    expect(() => decodeFrame(traitFrame({ curve: f32([0, 1, 2]) }))).toThrow(/odd/);
+    expect(() => decodeFrame(traitFrame({ curve: arr([0, 1, 2]) }))).toThrow(/odd/);
   });
 });
 
@@ -97,7 +114,7 @@ describe("decodeStraight", () => {
   });
 
   it("decodes the profile and keeps the barrier", () => {
-    const s = decodeStraight({ profile: f32([1, 2, 1]), barrier: 1 });
+    const s = decodeStraight({ profile: arr([1, 2, 1]), barrier: 1 });
     expect([...s.profile]).toEqual([1, 2, 1]);
     expect(s.barrier).toBe(1);
   });
@@ -213,5 +230,31 @@ describe("leavesPlane", () => {
     expect(leavesPlane(at(0))).toBe(false);
     expect(leavesPlane(at(1.3e-6))).toBe(false);
     expect(leavesPlane(at(0.05))).toBe(true);
+  });
+});
+
+describe("the status line", () => {
+  it("says what training is doing, how far it got and how far it will go", () => {
+    expect(statusLine("preparing", 0, 100)).toBe("preparing…");
+    expect(statusLine("ready", 0, 100)).toBe("ready · 100 steps planned");
+    expect(statusLine("ready", 0, 0)).toBe("ready");
+    expect(statusLine("training", 0.456, 100)).toBe("training · 46% of 100 steps");
+    expect(statusLine("finished", 1, 0)).toBe("finished · 100%");
+    expect(statusLine("error: ValueError: bad", 0.5, 100)).toBe("error: ValueError: bad");
+  });
+});
+
+describe("the notes on a frame", () => {
+  const frame = { w1: [0, 0], w2: [1, 0], controls: [[0.5, 1]], offPlane: 0, hires: false };
+  it("invite a drag while the curve is editable", () => {
+    expect(frameNotes(frame, true)).toBe("drag theta to bend the curve before training");
+    expect(frameNotes({ ...frame, controls: [[0, 1], [1, 1]] }, true)).toMatch(/^drag a control point/);
+    expect(frameNotes(frame, false)).toBe("");
+    expect(frameNotes(null, true)).toBe("");
+  });
+  it("say when the frame is sharp and when the curve leaves its plane", () => {
+    expect(frameNotes({ ...frame, hires: true, offPlane: 0.5 }, false)).toBe(
+      "high-resolution frame · the curve leaves this plane (by up to 0.5)",
+    );
   });
 });

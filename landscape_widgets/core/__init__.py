@@ -1,0 +1,1 @@
+"""The compute core: torch and numpy only, never a widget library (see docs/architecture.md)."""

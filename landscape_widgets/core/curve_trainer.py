@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .curves import BezierCurve, PolyChain, curve_from_state
-from .landscape import _materialize
+from .data import materialize
+from .landscape import Landscape
 from .results import Profile
 
 _OPTIMIZERS = ("sgd", "adam")
@@ -90,13 +92,15 @@ class CurveTrainer:
         self.landscape = landscape
         self.curve = curve.to(landscape.device, landscape.dtype)
         self.epochs, self.batch_size, self.record_every = epochs, batch_size, record_every
-        X, y = _materialize(landscape.data if data is None else data, None, seed)
+        X, y = materialize(landscape.data if data is None else data, None, seed)
         self.X = X.to(landscape.device, landscape.dtype)
         self.y = y.to(landscape.device, landscape.dtype if y.is_floating_point() else None)
         # a private network: training-mode BatchNorm must not touch the landscape's statistics
         self.net = copy.deepcopy(landscape.net).to(landscape.device, landscape.dtype).train()
         self._weights, self._grads = _flat_parameters(self.net, landscape.layout)
-        self._twins: dict = {}  # evaluation landscapes by (data, BN recompute), see _evaluator()
+        # evaluation landscapes by (id of the data, BN recompute), see evaluator(); each
+        # keeps its data alive, so that no other object can take that id
+        self._twins: dict = {}
         lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)
         params = [self.curve.control]
         if optimizer == "sgd":
@@ -161,8 +165,6 @@ class CurveTrainer:
         steps = epochs * math.ceil(len(self.X) / self.batch_size)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=steps, desc="curve", unit="step", leave=False)
         try:
             for _ in range(steps):
@@ -193,7 +195,7 @@ class CurveTrainer:
         on the training data (a point on a curve has none of its own), as
         ``torch.optim.swa_utils.update_bn`` does; the provenance says so.
         """
-        prof = curve_profile(self._evaluator(data), self.curve, n)
+        prof = curve_profile(self.evaluator(data), self.curve, n)
         prof.provenance["steps"] = self.step_count
         return prof
 
@@ -206,14 +208,14 @@ class CurveTrainer:
         (Garipov et al. 2018, Figure 8). ``loss`` is the ensemble's negative
         log-likelihood.
         """
-        ls = self._evaluator(data)
-        if ls._targets is None:
+        ls = self.evaluator(data)
+        if ls.targets is None:
             raise ValueError("an ensemble profile needs class-label targets")
         t = np.linspace(0.0, 1.0, n)
         with torch.no_grad():
             ws = self.curve.at(torch.as_tensor(t, dtype=self.curve.w1.dtype))
             p1 = ls.predict(self.curve.w1, ls.X).double().softmax(-1)
-            targets = ls._targets.cpu()
+            targets = ls.targets.cpu()
             acc, nll = [], []
             for w in ws:
                 p = (p1 + ls.predict(w, ls.X).double().softmax(-1)) / 2
@@ -232,8 +234,14 @@ class CurveTrainer:
             },
         )
 
-    def _evaluator(self, data=None):
-        """The landscape, or a twin on other data and/or recomputing BN statistics per point."""
+    def evaluator(self, data=None) -> Landscape:
+        """The landscape that measures the curve: the trainer's own, or a twin of it.
+
+        A twin evaluates on ``data`` instead of the landscape's evaluation
+        set, and, for a network with BatchNorm, recomputes the statistics at
+        each point on the training data (a point on a curve has none of its
+        own). A twin is made once per data object and kept.
+        """
         ls = self.landscape
         recompute = ls.has_bn and ls.bn != "recompute"
         if data is None and not recompute:
@@ -241,20 +249,21 @@ class CurveTrainer:
         key = (id(data), recompute)
         twins = self._twins
         if key not in twins:
-            from .landscape import Landscape
-
-            twins[key] = Landscape(
-                ls.net,
-                ls.loss_fn,
-                (ls.X, ls.y) if data is None else data,
-                subset=None,
-                metrics=ls.metrics,
-                bn="recompute" if ls.has_bn else "keep",
-                bn_data=(self.X, self.y),
-                device=ls.device,
-                dtype=ls.dtype,
+            twins[key] = (
+                data,
+                Landscape(
+                    ls.net,
+                    ls.loss_fn,
+                    (ls.X, ls.y) if data is None else data,
+                    subset=None,
+                    metrics=ls.metrics,
+                    bn="recompute" if ls.has_bn else "keep",
+                    bn_data=(self.X, self.y),
+                    device=ls.device,
+                    dtype=ls.dtype,
+                ),
             )
-        return twins[key]
+        return twins[key][1]
 
     # ------------------------------------------------------------ saving
     def state_dict(self) -> dict[str, Any]:

@@ -17,17 +17,24 @@ def _anchors_from_json(anchors: dict) -> dict:
     return {k: (tuple(v) if isinstance(v, list) else v) for k, v in anchors.items()}
 
 
-def _save(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+def _save(path, kind: str, arrays: dict, metrics: dict, meta: dict) -> None:
+    """Write ``arrays``, each metric as ``metric:<name>`` and ``meta`` (as JSON) to ``path``."""
+    arrays = {**arrays, **{f"metric:{k}": v for k, v in metrics.items()}}
+    meta = {"type": kind, **meta}
     # through a file object, so numpy does not append ".npz" to the name
     with open(Path(path), "wb") as f:
         np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
 
 
-def _load(path) -> tuple[dict[str, np.ndarray], dict]:
+def _load(path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """The arrays, the metrics and the meta that :func:`_save` wrote for a ``kind``."""
     with np.load(Path(path), allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files if k != "__meta__"}
         meta = json.loads(str(f["__meta__"]))
-    return arrays, meta
+    if meta.get("type") != kind:
+        raise ValueError(f"{path} holds a {meta.get('type')}, not a {kind}")
+    metrics = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("metric:")}
+    return arrays, metrics, meta
 
 
 @dataclass
@@ -77,24 +84,19 @@ class Surface:
     def save(self, path) -> None:
         """Write to a ``.npz`` file; :meth:`load` gives back an equal Surface."""
         arrays = {"x": self.x, "y": self.y, "loss": self.loss}
-        arrays.update({f"metric:{k}": v for k, v in self.metrics.items()})
         if self.computed is not None:
             arrays["computed"] = self.computed
         meta = {
-            "type": "Surface",
             "anchors": _anchors_json(self.anchors),
             "provenance": self.provenance,
             "level": self.level,
             "done": self.done,
         }
-        _save(path, arrays, meta)
+        _save(path, "Surface", arrays, self.metrics, meta)
 
     @classmethod
     def load(cls, path) -> Surface:
-        arrays, meta = _load(path)
-        if meta.get("type") != "Surface":
-            raise ValueError(f"{path} holds a {meta.get('type')}, not a Surface")
-        metrics = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("metric:")}
+        arrays, metrics, meta = _load(path, "Surface")
         return cls(
             arrays["x"],
             arrays["y"],
@@ -138,14 +140,10 @@ class Profile:
 
     def save(self, path) -> None:
         arrays = {"t": self.t, "loss": self.loss}
-        arrays.update({f"metric:{k}": v for k, v in self.metrics.items()})
-        meta = {"type": "Profile", "anchors": self.anchors, "provenance": self.provenance}
-        _save(path, arrays, meta)
+        meta = {"anchors": self.anchors, "provenance": self.provenance}
+        _save(path, "Profile", arrays, self.metrics, meta)
 
     @classmethod
     def load(cls, path) -> Profile:
-        arrays, meta = _load(path)
-        if meta.get("type") != "Profile":
-            raise ValueError(f"{path} holds a {meta.get('type')}, not a Profile")
-        metrics = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("metric:")}
+        arrays, metrics, meta = _load(path, "Profile")
         return cls(arrays["t"], arrays["loss"], metrics, meta["anchors"], meta["provenance"])

@@ -5,27 +5,36 @@ no schedule) because its job in this package is to produce the trained
 networks and optimizer trajectories that the landscape tools look at: the end
 points of a plane or a curve, and the path whose principal components give the
 PCA plane of Li et al. 2018 (sec. 7).
+
+:class:`StepLoop` is the one step loop (forward, loss, backward, update) that
+:func:`train`, ``record_trajectory`` and the ensemble methods share; each
+records what it needs in a hook, so all of them take identical steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
+from .data import (
+    DataLike,
+    OptimizerLike,
+    batch_pairs,
+    cycle_batches,
+    default_loss,
+    make_loader,
+    make_optimizer,
+    resolve_device,
+)
 from .weights import weights_of
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["StepLoop", "TrainResult", "train"]
 
-OptimizerLike = str | Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-DataLike = tuple | list | Dataset | DataLoader
-
-# Learning rates used when `lr` is not given.
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3, "rmsprop": 1e-3}
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -56,89 +65,137 @@ class TrainResult:
         return len(self.losses)
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+@dataclass
+class StepLoop:
+    """The training-step loop of :func:`train`, ``record_trajectory`` and the ensembles.
 
+    Each step takes the next ``(inputs, targets)`` batch, computes the loss of
+    ``forward(inputs)``, zeroes the gradients, runs the backward pass and the
+    optimizer step. What a caller keeps (losses, weights, rates, snapshots)
+    and what it changes between steps (a learning-rate schedule) happen in
+    the ``on_step`` hook of :meth:`run`.
 
-def _make_loader(data: DataLike, batch_size: int, seed: int) -> DataLoader:
-    """A DataLoader over ``data``; tensors and datasets are shuffled with ``seed``."""
-    if isinstance(data, DataLoader):
-        if (
-            isinstance(data.dataset, Dataset)
-            and hasattr(data.dataset, "__len__")
-            and len(data.dataset) == 0
+    Attributes
+    ----------
+    model : nn.Module
+        In train mode during a run; its mode is restored afterwards.
+    optimizer : torch.optim.Optimizer
+    device : torch.device
+        Where the batches go.
+    seed : int
+        Seeds the global generator (dropout) inside a fork of the RNG state,
+        so the caller's random stream is left alone.
+    loss_fn : callable, optional
+        ``loss_fn(outputs, targets)``; by default chosen from the first
+        batch's targets (see :func:`~landscape_widgets.core.data.default_loss`).
+    forward : callable, optional
+        ``inputs -> outputs``; by default ``model`` itself.
+    seed_global : bool
+        Whether to seed the global generator at all: the generator is shared
+        by every thread, so a run on a background thread must leave it alone.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    seed: int
+    loss_fn: LossFn | None = None
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None
+    seed_global: bool = True
+
+    def run(
+        self,
+        loader: Iterable,
+        *,
+        steps: int | None = None,
+        epochs: int | None = None,
+        on_step: Callable[[int, float], Mapping[str, object] | None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        progress: bool = False,
+        desc: str = "train",
+    ) -> int:
+        """Take steps on the batches of ``loader``; returns how many were taken.
+
+        Parameters
+        ----------
+        loader : iterable of (inputs, targets)
+            Usually a shuffling DataLoader.
+        steps, epochs : int
+            The run's length, exactly one of them: ``steps`` steps, passing
+            over the loader as often as that takes, or ``epochs`` whole passes.
+        on_step : callable, optional
+            ``on_step(step, loss)`` after each update, with the step's number
+            (from 1) and its mini-batch loss (taken before the update). A
+            mapping it returns is shown beside the progress bar.
+        stop : callable, optional
+            Checked before every step; the run ends when it returns True.
+        progress : bool
+            Show a ``tqdm`` progress bar labelled ``desc``.
+        """
+        if (steps is None) == (epochs is None):
+            raise ValueError("give the run's length as exactly one of steps= and epochs=")
+        epoch = 0
+
+        def passes():
+            nonlocal epoch
+            for _ in range(epochs):
+                epoch += 1
+                yield from batch_pairs(loader)
+
+        if steps is not None:
+            batches, total = cycle_batches(loader), steps
+        else:
+            batches, total = passes(), _length(loader, epochs)
+        model, device, loss_fn = self.model, self.device, self.loss_fn
+        forward = model if self.forward is None else self.forward
+        on_cuda = device.type == "cuda"
+        was_training = model.training
+        step = 0
+        with torch.random.fork_rng(
+            devices=[device] if on_cuda else [], device_type="cuda", enabled=self.seed_global
         ):
-            raise ValueError("the DataLoader's dataset is empty")
-        return data
-    if isinstance(data, (tuple, list)):
-        if len(data) != 2 or not all(isinstance(t, torch.Tensor) for t in data):
-            raise TypeError("data given as a tuple must be (X, y), two tensors")
-        X, y = data
-        if X.dim() == 0 or y.dim() == 0:
-            raise ValueError("X and y must have a leading sample dimension")
-        if len(X) != len(y):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
-        data = TensorDataset(X, y)
-    if not isinstance(data, Dataset):
-        raise TypeError(
-            f"data must be (X, y) tensors, a Dataset or a DataLoader, not {type(data).__name__}"
-        )
-    if hasattr(data, "__len__") and len(data) == 0:
-        raise ValueError("data is empty: there is nothing to train on")
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator)
-
-
-def _cycle_batches(loader):
-    """``(inputs, targets)`` batches without end: the loader reshuffles at each pass."""
-    while True:
-        empty = True
-        for batch in loader:
-            empty = False
-            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                raise TypeError("each batch must be an (inputs, targets) pair")
-            yield batch
-        if empty:
+            if self.seed_global:
+                if on_cuda:
+                    torch.manual_seed(self.seed)
+                else:  # leaves the caller's CUDA generators alone
+                    torch.default_generator.manual_seed(self.seed)
+            model.train()
+            bar = tqdm(total=total, disable=not progress, desc=desc, unit="step")
+            try:
+                while steps is None or step < steps:
+                    if stop is not None and stop():
+                        break
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    inputs, targets = (t.to(device) for t in batch)
+                    if loss_fn is None:
+                        loss_fn = default_loss(targets)
+                    loss = loss_fn(forward(inputs), targets)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
+                    step += 1
+                    shown = {} if on_step is None else dict(on_step(step, loss.item()) or {})
+                    if epochs is not None:
+                        shown = {"epoch": epoch, **shown}
+                    if shown:
+                        bar.set_postfix(shown, refresh=False)
+                    bar.update(1)
+            finally:
+                bar.close()
+                model.train(was_training)
+        if step == 0 and epochs:
             raise ValueError("data yielded no batches: there is nothing to train on")
+        return step
 
 
-def _make_optimizer(
-    optimizer: OptimizerLike, params, lr: float | None, weight_decay: float
-) -> torch.optim.Optimizer:
-    if callable(optimizer) and not isinstance(optimizer, str):
-        if lr is not None or weight_decay:
-            raise ValueError(
-                "lr and weight_decay are not used with an optimizer factory; "
-                "set them in the factory, e.g. functools.partial(torch.optim.SGD, lr=0.1)"
-            )
-        opt = optimizer(params)
-        if not isinstance(opt, torch.optim.Optimizer):
-            raise TypeError(
-                f"the optimizer factory returned a {type(opt).__name__}, "
-                "not a torch.optim.Optimizer"
-            )
-        return opt
-    if not isinstance(optimizer, str) or optimizer.lower() not in DEFAULT_LR:
-        raise ValueError(
-            f"optimizer must be one of {', '.join(map(repr, DEFAULT_LR))} or a callable "
-            f"params -> torch.optim.Optimizer, got {optimizer!r}"
-        )
-    name = optimizer.lower()
-    lr = DEFAULT_LR[name] if lr is None else lr
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-
-
-def _default_loss(y: torch.Tensor) -> nn.Module:
-    """Cross-entropy for integer class labels, mean squared error for float targets."""
-    return nn.MSELoss() if y.dtype.is_floating_point else nn.CrossEntropyLoss()
+def _length(loader: Iterable, epochs: int) -> int | None:
+    """Steps in ``epochs`` passes over ``loader`` (None when it has no length)."""
+    try:
+        return epochs * len(loader)
+    except TypeError:  # an iterable dataset has no length
+        return None
 
 
 def train(
@@ -214,54 +271,25 @@ def train(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if record_every is not None and (int(record_every) != record_every or record_every < 1):
         raise ValueError(f"record_every must be a positive integer or None, got {record_every!r}")
-    loader = _make_loader(data, int(batch_size), seed)
-    device = _resolve_device(device)
-    was_training = model.training
+    epochs, batch_size = int(epochs), int(batch_size)
+    loader = make_loader(data, batch_size, seed)
+    device = resolve_device(device)
     model.to(device)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-    try:
-        steps_per_epoch = len(loader)
-    except TypeError:  # an iterable dataset has no length
-        steps_per_epoch = None
-    total = None if steps_per_epoch is None else int(epochs) * steps_per_epoch
-
+    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     result = TrainResult(weights=weights_of(model))
     if record_every is not None:
         result.trajectory.append(result.weights.clone())
         result.trajectory_steps.append(0)
 
-    # seed inside a fork of the RNG state, so the caller's random stream is left alone
-    on_cuda = device.type == "cuda"
-    with torch.random.fork_rng(devices=[device] if on_cuda else [], device_type="cuda"):
-        torch.manual_seed(seed)
-        model.train()
-        bar = tqdm(total=total, disable=not progress, desc="train", unit="step")
-        step = 0
-        try:
-            for epoch in range(int(epochs)):
-                for batch in loader:
-                    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                        raise TypeError("each batch must be an (inputs, targets) pair")
-                    xb, yb = batch[0].to(device), batch[1].to(device)
-                    if loss_fn is None:
-                        loss_fn = _default_loss(yb)
-                    loss = loss_fn(model(xb), yb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    step += 1
-                    result.losses.append(loss.item())
-                    if record_every is not None and step % record_every == 0:
-                        result.trajectory.append(weights_of(model))
-                        result.trajectory_steps.append(step)
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{result.losses[-1]:.4g}", refresh=False)
-        finally:
-            bar.close()
-            model.train(was_training)
-        if step == 0 and int(epochs) > 0:
-            raise ValueError("data yielded no batches: there is nothing to train on")
+    def record(step: int, loss: float) -> dict:
+        result.losses.append(loss)
+        if record_every is not None and step % record_every == 0:
+            result.trajectory.append(weights_of(model))
+            result.trajectory_steps.append(step)
+        return {"loss": f"{loss:.4g}"}
 
+    loop = StepLoop(model, opt, device, seed, loss_fn)
+    step = loop.run(loader, epochs=epochs, on_step=record, progress=progress)
     result.weights = weights_of(model)
     if record_every is not None and result.trajectory_steps[-1] != step:
         result.trajectory.append(result.weights.clone())

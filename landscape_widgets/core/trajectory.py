@@ -28,21 +28,13 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
-from tqdm.auto import tqdm
 
+from .data import DataLike, OptimizerLike, make_loader, make_optimizer, resolve_device
 from .planes import Plane
-from .train import (
-    DataLike,
-    OptimizerLike,
-    _cycle_batches,
-    _default_loss,
-    _make_loader,
-    _make_optimizer,
-    _resolve_device,
-)
+from .train import StepLoop
 from .weights import ParamLayout, WeightsLike, as_vector, weights_of
 
-__all__ = ["PlanePath", "Trajectory", "record_trajectory"]
+__all__ = ["PlanePath", "Trajectory", "check_steps", "record_trajectory"]
 
 
 @dataclass
@@ -149,8 +141,13 @@ class Trajectory:
         )
 
 
-def _check_steps(**counts) -> None:
-    """Step counts are whole numbers >= 1."""
+def check_steps(**counts) -> None:
+    """Raise ValueError unless every count (given by name) is a whole number >= 1.
+
+    Examples
+    --------
+    >>> check_steps(steps=100, every=5)
+    """
     for name, value in counts.items():
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -239,7 +236,7 @@ def record_trajectory(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, not {type(model).__name__}")
-    _check_steps(steps=steps, every=every)
+    check_steps(steps=steps, every=every)
     if plane is not None and not isinstance(plane, Plane):
         raise TypeError(f"plane must be a Plane, not {type(plane).__name__}")
     layout = ParamLayout.of(model)
@@ -253,18 +250,19 @@ def record_trajectory(
             batch_size = len(data[0]) if isinstance(data, (tuple, list)) else len(data)
         except TypeError:
             raise ValueError("batch_size=None needs data with a length") from None
-    device = _resolve_device(device)
+    device = resolve_device(device)
     net = copy.deepcopy(model).to(device)
     dtype = next(net.parameters()).dtype
     theta0 = _start_point(start, plane, layout, net)
     # a copy: the parameters become views of this vector, and `start` may be
     # another run's weights or a plane's origin
     torch.nn.utils.vector_to_parameters(theta0.to(device, dtype, copy=True), net.parameters())
-    loader = _make_loader(data, int(batch_size), seed)
+    loader = make_loader(data, int(batch_size), seed)
 
     if plane is None:
         params = list(net.parameters())
         current = lambda: weights_of(net)  # noqa: E731
+        forward = None  # the network itself
     else:
         for p in net.parameters():
             p.requires_grad_(False)
@@ -285,52 +283,27 @@ def record_trajectory(
         def current():
             return (base + q.detach()[0] * e1 + q.detach()[1] * e2).float().cpu()
 
-    opt = _make_optimizer(optimizer, params, lr, weight_decay)
+        def forward(inputs):
+            return functional_call(net, layout.split(base + q[0] * e1 + q[1] * e2), (inputs,))
+
+    opt = make_optimizer(optimizer, params, lr, weight_decay)
     kept, kept_steps, losses = [current().clone()], [0], []
-    on_cuda = device.type == "cuda"
-    was_training = net.training
+
+    def record(step: int, loss: float) -> dict | None:
+        losses.append(loss)
+        if step % int(every) == 0 or step == int(steps):
+            kept.append(current().clone())
+            kept_steps.append(step)
+        return None if math.isfinite(loss) else {"loss": "diverged"}
+
     # The global generator is shared by every thread: seeding it from a
     # background thread (a start dropped on the map) would rewind the kernel's
     # random state, so only the main thread seeds it (for dropout); the
     # shuffling has its own seeded generator either way.
     main = threading.current_thread() is threading.main_thread()
-    with torch.random.fork_rng(
-        devices=[device] if on_cuda else [], device_type="cuda", enabled=main
-    ):
-        if main:
-            if on_cuda:
-                torch.manual_seed(seed)
-            else:  # leaves the caller's CUDA generators alone
-                torch.default_generator.manual_seed(seed)
-        net.train()
-        batches = _cycle_batches(loader)
-        bar = tqdm(total=int(steps), disable=not progress, desc=label or "trajectory", unit="step")
-        try:
-            for step in range(1, int(steps) + 1):
-                if stop is not None and stop():
-                    break
-                xb, yb = (t.to(device) for t in next(batches))
-                if loss_fn is None:
-                    loss_fn = _default_loss(yb)
-                if plane is None:
-                    out = net(xb)
-                else:
-                    w = base + q[0] * e1 + q[1] * e2
-                    out = functional_call(net, layout.split(w), (xb,))
-                loss = loss_fn(out, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                if not math.isfinite(losses[-1]):
-                    bar.set_postfix(loss="diverged", refresh=False)
-                if step % int(every) == 0 or step == int(steps):
-                    kept.append(current().clone())
-                    kept_steps.append(step)
-                bar.update(1)
-        finally:
-            bar.close()
-            net.train(was_training)
+    loop = StepLoop(net, opt, device, seed, loss_fn, forward, seed_global=main)
+    desc = label or "trajectory"
+    loop.run(loader, steps=int(steps), on_step=record, stop=stop, progress=progress, desc=desc)
     info = {
         "optimizer": _optimizer_name(optimizer),
         "lr": lr,

@@ -27,6 +27,11 @@ from ipywidgets.embed import dependency_state, embed_data, escape_script
 
 from ..wire.assets import STATIC
 
+try:
+    from jupyter_core.paths import jupyter_path
+except ImportError:  # pragma: no cover - jupyter_core comes with ipykernel
+    jupyter_path = None
+
 __all__ = ["export_html"]
 
 _EMBED = STATIC / "embed"
@@ -162,8 +167,7 @@ def export_html(
     Examples
     --------
     >>> from ipywidgets import VBox
-    >>> from landscape_widgets import LandscapeWidget
-    >>> from landscape_widgets._export import export_html
+    >>> from landscape_widgets import LandscapeWidget, export_html
     >>> w = LandscapeWidget(surf, title="spirals MLP")  # doctest: +SKIP
     >>> export_html("landscape.html", VBox([w, fig]), title="spirals")  # doctest: +SKIP
     PosixPath('landscape.html')
@@ -233,11 +237,7 @@ def _read_embed_files() -> dict[str, str]:
 def _nbextension_dirs() -> list[Path]:
     """Where widget libraries install their AMD bundles, this environment's first."""
     dirs = [Path(sys.prefix) / "share" / "jupyter" / "nbextensions"]
-    try:
-        from jupyter_core.paths import jupyter_path
-    except ImportError:  # pragma: no cover - jupyter_core comes with ipykernel
-        pass
-    else:
+    if jupyter_path is not None:
         dirs += [Path(p) for p in jupyter_path("nbextensions")]
     seen: list[Path] = []
     for d in dirs:

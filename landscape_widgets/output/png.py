@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from ..wire.assets import shared_table
 
@@ -277,8 +278,6 @@ def check_anchors(anchors: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
 
 
 def _font(size: int):
-    from PIL import ImageFont
-
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size
@@ -303,8 +302,6 @@ def render_image(
     coordinates and ``squares`` named points drawn as the widget draws path
     points.
     """
-    from PIL import Image, ImageDraw
-
     width, height = (int(s) for s in size)
     if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
         raise ValueError(f"size {size} is too small, need at least {MIN_SIZE}")

@@ -1,0 +1,1 @@
+"""The notebook widgets, one module per widget, with the parts each one carries."""

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 import bqplot as bq
-import ipywidgets
 import numpy as np
 
-from .profile_plot import _LEGEND_STYLE, _LEGEND_TEXT, _next_color
+from .bq_marks import read_only_view
+from .bq_style import bottom_axis, figure_options, legend_style, next_color, side_axis
 
 
 class EnsemblePlot(bq.Figure):
@@ -57,46 +56,25 @@ class EnsemblePlot(bq.Figure):
         #: The scales and axes (members k; accuracy).
         self.x_scale = bq.LinearScale(min=0.5, max=1.5)
         self.y_scale = bq.LinearScale()
-        self.x_axis = bq.Axis(
-            scale=self.x_scale, label="members k", tick_format="d", label_offset="32px"
-        )
-        self.y_axis = bq.Axis(
-            scale=self.y_scale,
-            side="left",
-            orientation="vertical",
-            label="test accuracy",
-            tick_format=".3f",
-            label_offset="50px",
-        )
+        self.x_axis = bottom_axis(self.x_scale, "members k", tick_format="d")
+        self.y_axis = side_axis(self.y_scale, "test accuracy", offset=50, tick_format=".3f")
         super().__init__(
             marks=[],
             axes=[self.x_axis, self.y_axis],
-            title=title,
-            fig_margin={"top": 36 if title else 14, "bottom": 44, "left": 64, "right": 20},
-            legend_location="top-left",
-            legend_style=dict(_LEGEND_STYLE),
-            legend_text=dict(_LEGEND_TEXT),
-            layout=ipywidgets.Layout(width=f"{width}px", height=f"{height}px"),
+            **figure_options(
+                title, left=64, right=20, legend_location="top-left", width=width, height=height
+            ),
         )
         for result in results:
             self.add(result)
         for name, value in (singles or {}).items():
             self.add_single(name, value)
 
-    @property
-    def lines(self) -> Mapping[str, bq.Lines]:
-        """Each method's line: ensemble of the first k members against k."""
-        return MappingProxyType(self._lines)
-
-    @property
-    def points(self) -> Mapping[str, bq.Scatter]:
-        """Each method's dots: member k alone at x = k."""
-        return MappingProxyType(self._points)
-
-    @property
-    def singles(self) -> Mapping[str, bq.Lines]:
-        """The dashed horizontal line of each single network."""
-        return MappingProxyType(self._singles)
+    lines = read_only_view(
+        "_lines", "Each method's line: ensemble of the first k members against k."
+    )
+    points = read_only_view("_points", "Each method's dots: member k alone at x = k.")
+    singles = read_only_view("_singles", "The dashed horizontal line of each single network.")
 
     def add(self, result: Any, label: str | None = None) -> None:
         """Draw one method (an ``EnsembleAccuracy``); ``label`` (default its name) names it
@@ -108,25 +86,14 @@ class EnsemblePlot(bq.Figure):
         if members.ndim != 1 or members.shape != together.shape or not len(members):
             raise ValueError("members and ensemble must be 1-D arrays of the same, nonzero length")
         k = np.arange(1, len(members) + 1, dtype=np.float64)
-        color = self._color(name)
+        # the line and the dots of one method: same x, scales and colour
         scales = {"x": self.x_scale, "y": self.y_scale}
+        common = {"x": k, "scales": scales, "colors": [self._color(name)]}
         self._lines[name] = bq.Lines(
-            x=k,
-            y=together,
-            scales=scales,
-            colors=[color],
-            stroke_width=2.5,
-            labels=[label or name],
-            display_legend=True,
+            y=together, stroke_width=2.5, labels=[label or name], display_legend=True, **common
         )
         self._points[name] = bq.Scatter(
-            x=k,
-            y=members,
-            scales=scales,
-            colors=[color],
-            default_size=36,
-            stroke="white",
-            display_legend=False,
+            y=members, default_size=36, stroke="white", display_legend=False, **common
         )
         self.marks = [*self.marks, self._lines[name], self._points[name]]
         self._fit()
@@ -155,7 +122,7 @@ class EnsemblePlot(bq.Figure):
             raise ValueError(f"{name!r} is drawn already")
 
     def _color(self, name: str) -> str:
-        self._colors[name] = _next_color(self._colors.values())
+        self._colors[name] = next_color(self._colors.values())
         return self._colors[name]
 
     def _fit(self) -> None:
@@ -178,7 +145,4 @@ class EnsemblePlot(bq.Figure):
                 rows = len(shown) * 17 + 30
                 room = rows / max(self._height() - rows - 80, 60)
                 self.y_scale.min, self.y_scale.max = low - 0.05 * span, high + (room + 0.05) * span
-            labels = [mk.labels[0] for mk in shown]
-            longest = max((len(t) for t in labels), default=0)
-            # about 0.6 em a character at 12px, plus the swatch and margins
-            self.legend_style = {**_LEGEND_STYLE, "width": f"{round(7.2 * longest + 34)}px"}
+            self.legend_style = legend_style(mk.labels[0] for mk in shown)

@@ -111,12 +111,12 @@ def explore(
         plane,
         profile_plot=profile,
         resolution=resolution,
+        width=480,
+        height=400,
         bounds=bounds,
         margin=margin,
         log_scale=log_scale,
         title=title,
-        width=480,
-        height=400,
     )
     if segment == "auto":
         anchors = list(plane.anchors.values())
@@ -132,6 +132,6 @@ def explore(
         # The slice's first profile adds the plot's marks. Wait for it (tens of ms): a
         # bqplot Figure view being created when its `marks` change can miss the change
         # and stay empty, which happened when the profile landed while the cell displayed.
-        m._point_jobs.idle(30)
+        m.jobs.points_idle(30)
     surface = SurfaceWidget(log_height=log_scale, width=360, height=360, title="3D surface")
     return Explorer(m, surface, profile)

@@ -2,23 +2,33 @@
 
 A trajectory is drawn as an overlay that carries the optimisation step of
 each point, so the page can replay it step by step with no kernel: the
-player's frames are the overlays themselves, kept in the widget state.
+player's frames are the overlays themselves, kept in the widget state
+(``overlays`` and ``player_step``).
 
 A *start* is a probe whose runs follow it: when it is dropped somewhere, the
-chosen optimizers run from there on a background thread and their paths
-replace the old ones, then play from the first step.
+chosen optimizers run from there on a background thread (:class:`Starts`)
+and their paths replace the old ones, then play from the first step.
+
+:class:`MapTrajectories` is a mixin of :class:`LandscapeWidget`, not a part
+composed into it: its methods are the widget's public API
+(``w.add_trajectory(run)``) and act on the widget's own synced traits, so a
+mixin keeps them on the widget without a layer of forwarding methods.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core.trajectory import PlanePath, Trajectory, _check_steps, record_trajectory
+from ..core.data import DEFAULT_LR
+from ..core.trajectory import PlanePath, Trajectory, check_steps, record_trajectory
+from ..wire.codec import float32_array
 from ..wire.jobs import LatestJob
+from ..wire.points import encode_steps
 
 # One colour per optimizer, distinct from the probe (orange) and path (red) markers.
 TRAJECTORY_COLORS = ("#00d5ff", "#ff3fd0", "#ffd000", "#50e000", "#ffffff", "#a0a0a0")
@@ -55,11 +65,177 @@ def normalise_runs(runs) -> dict[str, dict]:
     raise ValueError("runs must name at least one optimizer, e.g. ('sgd', 'adam')")
 
 
-class Starts:
-    """The start points of one map and the runs that follow each of them."""
+class MapTrajectories:
+    """The map's trajectories, overlays and starts (a mixin of :class:`LandscapeWidget`)."""
 
-    def __init__(self, widget):
+    def set_overlay(
+        self,
+        name: str,
+        xy,
+        color: str = "#222222",
+        label: str | None = None,
+        steps=None,
+    ) -> None:
+        """Draw a fixed polyline (trajectory, trained curve) given as (n, 2) plane coordinates.
+
+        With ``steps`` (one non-decreasing number per point) the page's player
+        can replay it: at step s the line is drawn up to its last point with
+        step <= s, with a marker at its head.
+        """
+        arr = np.asarray(xy, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 1:
+            raise ValueError(f"xy must have shape (n, 2), not {arr.shape}")
+        entry = {"name": name, "xy": float32_array(arr), "color": color, "label": label or name}
+        if steps is not None:
+            entry["steps"] = float32_array(encode_steps(steps, len(arr)))
+        with self.send_lock:
+            # a replaced overlay keeps its place (and its place in the legend)
+            if any(o["name"] == name for o in self.overlays):
+                self.overlays = [entry if o["name"] == name else o for o in self.overlays]
+            else:
+                self.overlays = [*self.overlays, entry]
+
+    def remove_overlay(self, name: str) -> None:
+        """Remove an overlay (a trajectory too: it leaves ``trajectories``)."""
+        with self.send_lock:
+            self.overlays = [o for o in self.overlays if o["name"] != name]
+            self.trajectories.pop(name, None)
+
+    def add_trajectory(
+        self,
+        trajectory: Trajectory,
+        name: str | None = None,
+        color: str | None = None,
+        label: str | None = None,
+    ) -> PlanePath:
+        """Project a :class:`Trajectory` onto the map's plane and draw it for the player.
+
+        Returns the :class:`PlanePath` (plane coordinates and each point's
+        distance to the plane), also kept in ``trajectories[name]``. A path
+        that leaves the plane says so in the legend, with its largest
+        distance: its shadow can cross terrain the run never touched.
+        """
+        if not isinstance(trajectory, Trajectory):
+            raise TypeError(f"expected a Trajectory, not {type(trajectory).__name__}")
+        if self.plane is None:
+            raise ValueError("the map has no plane to project onto (it was made from a Surface)")
+        if name is None:
+            # two runs with one label (two "sgd" runs) must not replace each other
+            base = trajectory.label or "trajectory"
+            name, k = base, 1
+            while name in self.trajectories:
+                k += 1
+                name = f"{base} {k}"
+        path = trajectory.project(self.plane)
+        with self.send_lock:
+            return self._draw_trajectory(name, trajectory, path, color, label)
+
+    def add_start(
+        self,
+        name: str,
+        x: float,
+        y: float,
+        runs=("sgd", "momentum", "rmsprop", "adam"),
+        *,
+        mode: str = "plane",
+        steps: int = 100,
+        batch_size: int | None = None,
+        every: int = 1,
+        seed: int = 0,
+        model: Any = None,
+        data: Any = None,
+        colors: Sequence[str] | None = None,
+    ) -> None:
+        """A draggable start: the optimizers in ``runs`` run from it wherever it is dropped.
+
+        ``runs`` names optimizers ("sgd", "momentum", "rmsprop", "adam") or maps
+        a label to :func:`record_trajectory` arguments, e.g.
+        ``{"sgd": {"lr": 0.1}, "adam b=32": {"optimizer": "adam", "batch_size": 32}}``.
+        ``mode="plane"`` trains only the two plane coordinates: exact two-weight
+        dynamics on a ``Plane.weights`` map, the in-plane gradient flow on any
+        other plane. ``mode="full"`` trains every weight from the dropped point
+        and draws the path's projection, with its distance to the plane in the
+        legend. Runs use the landscape's model, data (all of it) and loss
+        unless ``model``/``data`` are given; the trajectories are in
+        ``runs_from(name)``.
+        """
+        if self.landscape is None:
+            raise ValueError("starts need a map computed from a Landscape")
+        # after the colours of the starts already on the map
+        first_color = self.starts.colors_used() if self.starts is not None else 0
+        spec = start_spec(
+            self.landscape,
+            runs,
+            mode,
+            steps,
+            batch_size,
+            every,
+            seed,
+            model,
+            data,
+            colors,
+            first_color,
+        )
+        if self.starts is None:
+            self.starts = Starts(self, draw=self._draw_trajectory)
+        self.add_probe(name, x, y)
+        self.starts.add(name, spec)
+
+    def runs_from(self, start: str) -> dict[str, Trajectory]:
+        """The trajectories last run from a start, ``{label: Trajectory}``."""
+        if self.starts is None or start not in self.starts.specs:
+            raise KeyError(f"no start named {start!r}")
+        return dict(self.starts.runs.get(start, {}))
+
+    def _draw_trajectory(
+        self,
+        name: str,
+        trajectory: Trajectory,
+        path: PlanePath,
+        color: str | None = None,
+        label: str | None = None,
+    ) -> PlanePath:
+        """Draw a projected path; one that diverged is cut at its first NaN/inf point."""
+        text = label or trajectory.label or name
+        bad = ~np.isfinite(path.xy).all(axis=1) | ~np.isfinite(path.distance)
+        if bad.any():
+            k = int(np.argmax(bad))
+            text = f"{text} (diverged by step {int(path.steps[k])})"
+            keep = slice(0, max(k, 1))
+            path = PlanePath(
+                path.xy[keep], path.distance[keep], path.relative[keep], path.steps[keep]
+            )
+            if not np.isfinite(path.xy).all():
+                raise ValueError(f"trajectory {name!r} is not finite even at its start")
+        if color is None:
+            known = [o["name"] for o in self.overlays if "steps" in o]
+            color = trajectory_color(known.index(name) if name in known else len(known))
+        self.trajectories[name] = path
+        text = overlay_label(text, path, float(self.plane.origin.norm()))
+        self.set_overlay(name, path.xy, color=color, label=text, steps=path.steps)
+        return path
+
+
+#: ``draw(name, trajectory, path, color=..., label=...)``: puts a run on the map.
+DrawTrajectory = Callable[..., PlanePath]
+
+
+class Starts:
+    """The start points of one map and the runs that follow each of them.
+
+    Parameters
+    ----------
+    widget : LandscapeWidget
+        The map: its points say where each start is, its landscape and
+        plane what to run, its ``activity`` trait what is running.
+    draw : callable
+        ``draw(name, trajectory, path, color=..., label=...)`` puts a
+        finished run on the map; called inside the widget's ``hold_sync``.
+    """
+
+    def __init__(self, widget: Any, draw: DrawTrajectory):
         self.widget = widget
+        self.draw = draw
         self.specs: dict[str, dict] = {}
         self.runs: dict[str, dict[str, Trajectory]] = {}
         self.error = ""  # the last failed run's traceback, until a run succeeds
@@ -68,15 +244,29 @@ class Starts:
         self._pending: set[str] = set()
 
     def add(self, name: str, spec: dict) -> None:
+        """Add a start (a point of the widget) and run its optimizers from where it is."""
         self.specs[name] = spec
         self.submit({name})
 
     def submit(self, names: set[str]) -> None:
+        """Run again the starts among ``names`` (points just dropped), from where they are."""
         with self._lock:
             self._pending |= names & set(self.specs)
         if self._pending:
             # a newer drop makes the running optimizers stale: stop them
             self.jobs.submit(self._job, cancel_running=True)
+
+    def colors_used(self) -> int:
+        """How many trajectory colours the starts took so far (the next start's come after)."""
+        return sum(len(spec["runs"]) for spec in self.specs.values())
+
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait until no run is going or waiting; False if ``timeout`` ran out first."""
+        return self.jobs.idle(timeout)
+
+    def close(self) -> None:
+        """Stop the runs and let the thread end."""
+        self.jobs.close()
 
     def _job(self, cancel: threading.Event) -> None:
         w = self.widget
@@ -91,34 +281,31 @@ class Starts:
                     self._pending |= set(todo[k:])
                 return
         self.error = ""
-        with w._send_lock:
-            w.activity = ""
+        w.activity = ""
 
     def _failed(self, exc: BaseException, text: str) -> None:
         # kept apart from the grid's status, which a finished grid would overwrite
         self.error = text
-        with self.widget._send_lock:
-            self.widget.activity = f"error: {type(exc).__name__}: {exc}"
+        self.widget.activity = f"error: {type(exc).__name__}: {exc}"
 
     def _run_start(self, name: str, xy, cancel: threading.Event) -> bool:
         """Run a start's optimizers and draw them; False when cancelled."""
         w = self.widget
         spec = self.specs[name]
-        with w._send_lock:
-            w.activity = f"running {', '.join(spec['runs'])} from {name}…"
+        w.activity = f"running {', '.join(spec['runs'])} from {name}…"
         done = {}
         for label, kw in spec["runs"].items():
             done[label] = self.run_one(spec, xy, label, kw, cancel)
             if cancel.is_set():
                 return False
-        # projections can be heavy: outside the lock that the grid's sends share
+        # projections can be heavy: outside the hold_sync that blocks the grid's sends
         paths = {label: traj.project(w.plane) for label, traj in done.items()}
-        with w._send_lock, w.hold_sync():
+        with w.hold_sync():
             if cancel.is_set():
                 return False
             self.runs[name] = done
             for k, (label, traj) in enumerate(done.items()):
-                w._draw_trajectory(
+                self.draw(
                     f"{name}:{label}",
                     traj,
                     paths[label],
@@ -130,6 +317,7 @@ class Starts:
     def run_one(
         self, spec: dict, xy, label: str, kw: dict, cancel: threading.Event | None = None
     ) -> Trajectory:
+        """One optimizer run of a start's ``spec`` from plane point ``xy``."""
         w = self.widget
         plane = w.plane
         args = {
@@ -147,12 +335,9 @@ class Starts:
             return record_trajectory(spec["model"], spec["data"], plane=plane, start=xy, **args)
         return record_trajectory(spec["model"], spec["data"], start=plane.point(*xy), **args)
 
-    def close(self) -> None:
-        self.jobs.close()
-
 
 def start_spec(
-    widget,
+    landscape: Any,
     runs,
     mode: str,
     steps: int,
@@ -162,21 +347,20 @@ def start_spec(
     model: Any,
     data: Any,
     colors: Sequence[str] | None,
+    first_color: int = 0,
 ) -> dict:
-    if widget.landscape is None:
-        raise ValueError("starts need a map computed from a Landscape")
+    """A start's settings, checked now rather than later on the background thread.
+
+    Without ``colors`` the runs take the trajectory colours from number
+    ``first_color`` on.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     runs = normalise_runs(runs)
     _check_runs(runs)
-    model = model if model is not None else widget.landscape.model
-    data = data if data is not None else widget.landscape.data
-    _check_steps(steps=steps, every=every)
+    check_steps(steps=steps, every=every)
     if not colors:
-        # after the colours of the starts already on the map
-        used = sum(len(s["runs"]) for s in widget._starts.specs.values()) if widget._starts else 0
-        colors = [trajectory_color(used + k) for k in range(len(runs))]
-    colors = list(colors)
+        colors = [trajectory_color(first_color + k) for k in range(len(runs))]
     return {
         "runs": runs,
         "mode": mode,
@@ -184,9 +368,9 @@ def start_spec(
         "batch_size": batch_size,
         "every": int(every),
         "seed": seed,
-        "model": model,
-        "data": data,
-        "colors": colors,
+        "model": model if model is not None else landscape.model,
+        "data": data if data is not None else landscape.data,
+        "colors": list(colors),
     }
 
 
@@ -196,10 +380,6 @@ _FIXED = {"model", "data", "plane", "start", "progress", "device", "stop"}
 
 def _check_runs(runs: dict[str, dict]) -> None:
     """Refuse at once what would only fail later on the background thread."""
-    import inspect
-
-    from ..core.train import DEFAULT_LR
-
     known = set(inspect.signature(record_trajectory).parameters) - _FIXED
     for label, kw in runs.items():
         unknown = sorted(set(kw) - known)
@@ -214,12 +394,3 @@ def _check_runs(runs: dict[str, dict]) -> None:
                 f"runs[{label!r}]: optimizer must be one of {', '.join(map(repr, DEFAULT_LR))} "
                 f"or a callable params -> torch.optim.Optimizer, got {opt!r}"
             )
-
-
-def encode_steps(steps, n: int) -> np.ndarray:
-    arr = np.asarray(steps, dtype=np.float64).reshape(-1)
-    if len(arr) != n:
-        raise ValueError(f"steps has {len(arr)} entries for {n} points")
-    if not np.all(np.isfinite(arr)) or np.any(np.diff(arr) < 0):
-        raise ValueError("steps must be finite and non-decreasing")
-    return arr

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..wire.codec import encode_array
+from ..wire.codec import float32_array
 
 MAX_SHOWN = 500  # data points drawn in the panel
 
@@ -38,7 +38,7 @@ class Predictor:
             xx, yy = np.meshgrid(gx, gy)  # rows are y, row 0 the smallest
             self.inputs = torch.tensor(np.stack([xx.ravel(), yy.ravel()], axis=1))
             self.shape = [g, g]
-            labels = landscape._targets.cpu().numpy()[keep]
+            labels = landscape.targets.cpu().numpy()[keep]
             self.data = np.concatenate([X[keep], labels[:, None]], axis=1)  # (n, 3)
         else:
             xs = np.linspace(self.extent[0], self.extent[1], resolution)
@@ -46,13 +46,15 @@ class Predictor:
             self.shape = [resolution]
             y = landscape.y.detach().double().cpu().numpy().reshape(len(X))
             self.data = np.stack([X[keep, 0], y[keep]], axis=1)  # (n, 2)
+        # computed once: the panel sends it again with every probe's values
+        self._data_state = self._static_state()
 
     @classmethod
     def detect(cls, landscape, resolution: int | None = None) -> Predictor | None:
         X, y = landscape.X, landscape.y
         if X.dim() != 2:
             return None
-        if X.shape[1] == 2 and landscape._targets is not None:
+        if X.shape[1] == 2 and landscape.targets is not None:
             return cls(landscape, "classification", resolution or 56)
         regression = y.is_floating_point() and (y.dim() == 1 or (y.dim() == 2 and y.shape[1] == 1))
         if X.shape[1] == 1 and regression:
@@ -60,26 +62,30 @@ class Predictor:
         return None
 
     def data_state(self) -> dict:
-        """The static part: which kind, the data points, the input window."""
+        """The static part of the panel: which kind, the data points, the input window."""
+        return dict(self._data_state)
+
+    def at(self, weights) -> dict:
+        """The panel's values at ``weights``: class and confidence per input cell, or ŷ(x).
+
+        ``{"values": array}``, of shape (2, ny, nx) for classification (class,
+        confidence) and (n,) for regression; the array's shape travels with it.
+        """
+        out = self.ls.predict(weights, self.inputs).double()
+        if self.kind == "classification":
+            conf, cls = out.softmax(dim=-1).max(dim=-1)
+            values = np.stack([cls.numpy(), conf.numpy()]).reshape(2, *self.shape)
+            return {"values": float32_array(values)}
+        return {"values": float32_array(out.reshape(-1).numpy())}
+
+    def _static_state(self) -> dict:
         state = {
             "kind": self.kind,
             "extent": [float(v) for v in self.extent],
-            "data": encode_array(self.data),
+            "data": float32_array(self.data),
             "n_data": int(len(self.data)),
         }
         if self.kind == "classification":
-            with self.ls._lock, torch.no_grad():
-                outputs = self.ls.net(self.ls.X[:1]).shape[-1]
-            state["n_classes"] = max(outputs, int(self.ls._targets.max()) + 1)
+            classes = int(self.ls.targets.max()) + 1
+            state["n_classes"] = max(self.ls.output_width(), classes)
         return state
-
-    def at(self, weights) -> dict:
-        """The panel's state at ``weights``: class and confidence per input cell, or ŷ(x)."""
-        out = self.ls.predict(weights, self.inputs).double()
-        if self.kind == "classification":
-            probs = out.softmax(dim=-1)
-            conf, cls = probs.max(dim=-1)
-            values = np.stack([cls.numpy(), conf.numpy()]).reshape(2, *self.shape)
-            return {"values": encode_array(values), "shape": [2, *self.shape]}
-        values = out.reshape(-1).numpy()
-        return {"values": encode_array(values), "shape": self.shape}

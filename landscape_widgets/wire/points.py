@@ -1,83 +1,223 @@
-"""Points and paths on a plane, as the widgets hold them (see notes/widgets-api.md).
+"""Points and paths on a plane, as the widgets hold them (see docs/api.md).
 
 A point is ``{"name", "x", "y", "role", "label"}`` in plane coordinates; a
 path is ``{"name", "kind", "points", "color"}`` drawn through named points.
+The 2D map and the 3D surface both validate with :func:`check_points` and
+:func:`check_paths`, so they accept the same entries and fill in the same
+defaults. The role colours come from the style table the page draws with
+(``styles.json``), so a point has one colour in Python, the map and the surface.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import traitlets
+
+from .assets import shared_table
 
 ROLES = ("anchor", "probe", "path")
 PATH_KINDS = ("segment", "polyline", "bezier")
-# Colours per role, the same in the 2D map and the 3D surface.
-# (not magenta: that is the colour of masked NaN/inf cells)
-ROLE_COLORS = {"anchor": "#ffffff", "probe": "#ff8c00", "path": "#e6194b"}
-PATH_COLORS = ("#e6194b", "#17becf", "#e6ab02", "#7f7f7f")
+#: The keys a point may have; ``label`` is optional (default: the name).
+POINT_KEYS = ("name", "x", "y", "role", "label")
+#: The keys a path may have; ``kind`` (default ``"segment"``) and ``color`` are optional.
+PATH_KEYS = ("name", "kind", "points", "color")
+#: Fewest control points of each path kind (a segment takes exactly two).
+FEWEST_POINTS = {"segment": 2, "polyline": 2, "bezier": 3}
+
+_STYLES = shared_table("styles.json")
+#: Marker fill of each role. (Never magenta: that is the colour of masked NaN/inf cells.)
+ROLE_COLORS = {role: _STYLES["roles"][role]["fill"] for role in ROLES}
+#: Colours given to paths without one, by their place in the list.
+PATH_COLORS = tuple(_STYLES["path_colors"])
 
 
-def check_points(points: Any) -> list[dict]:
-    """Validate a list of point dicts; return it normalised (floats, label filled in).
-
-    Raises ValueError naming the offending point.
-    """
-    if not isinstance(points, Sequence) or isinstance(points, (str, bytes)):
-        raise ValueError(f"points must be a list of dicts, got {type(points).__name__}")
-    out, seen = [], set()
-    for k, p in enumerate(points):
-        if not isinstance(p, Mapping):
-            raise ValueError(f"point {k} must be a dict, got {type(p).__name__}")
-        missing = [key for key in ("name", "x", "y", "role") if key not in p]
+def _named_entries(
+    value: Any, kind: str, required: tuple[str, ...], allowed: tuple[str, ...]
+) -> Iterator[tuple[int, str, Mapping]]:
+    """``(index, name, entry)`` of each dict of a points or paths list, checked so far
+    as both have in common: a list of dicts with the required keys, no others, and
+    unique non-empty names. ``kind`` ("point" or "path") names the entries in errors."""
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+        raise ValueError(f"{kind}s must be a list of dicts, got {type(value).__name__}")
+    seen: set[str] = set()
+    for k, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{kind} {k} must be a dict, got {type(entry).__name__}")
+        where = f"{kind} {k}" + (f" ({entry['name']!r})" if "name" in entry else "")
+        missing = [key for key in required if key not in entry]
         if missing:
-            raise ValueError(f"point {k} ({p.get('name', '?')!r}) lacks {', '.join(missing)}")
-        name = str(p["name"])
+            raise ValueError(
+                f"{where} lacks {', '.join(missing)} (a {kind} needs {', '.join(required)})"
+            )
+        unknown = sorted(str(key) for key in entry if key not in allowed)
+        if unknown:
+            raise ValueError(
+                f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+            )
+        name = entry["name"]
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{kind} {k}: name must be a non-empty str, got {name!r}")
         if name in seen:
-            raise ValueError(f"two points are named {name!r}")
+            raise ValueError(f"two {kind}s are named {name!r}")
         seen.add(name)
+        yield k, name, entry
+
+
+def _coordinate(value: Any, point: str, axis: str) -> float:
+    # any real scalar: Python and numpy numbers, and the 0-d tensors and arrays that
+    # Plane.project and friends return (but not bools, strings or complex numbers)
+    scalar = isinstance(value, numbers.Real) or (
+        hasattr(value, "ndim") and value.ndim == 0 and not isinstance(value, (str, bytes))
+    )
+    if isinstance(value, bool) or not scalar:
+        raise ValueError(f"point {point!r}: {axis} must be a number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"point {point!r}: {axis} must be a real number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"point {point!r} has a non-finite {axis} ({v})")
+    return v
+
+
+def check_points(value: Any) -> list[dict]:
+    """Validate a ``points`` list and return it normalised.
+
+    Parameters
+    ----------
+    value : list of dict
+        Entries ``{"name", "x", "y", "role"}`` and optionally ``"label"``; no
+        other keys. Names are unique non-empty strings, ``x`` and ``y`` finite
+        real numbers, ``role`` one of :data:`ROLES`.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "x", "y", "role", "label"}`` with float coordinates and the
+        label defaulting to the name.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending entry (by index and name).
+    """
+    out = []
+    for _, name, p in _named_entries(value, "point", ("name", "x", "y", "role"), POINT_KEYS):
         if p["role"] not in ROLES:
-            raise ValueError(f"point {name!r} has role {p['role']!r}; roles are {ROLES}")
-        try:
-            x, y = float(p["x"]), float(p["y"])
-        except (TypeError, ValueError):
-            raise ValueError(f"point {name!r} needs numeric x and y") from None
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise ValueError(f"point {name!r} has non-finite coordinates ({x}, {y})")
-        out.append(
-            {"name": name, "x": x, "y": y, "role": p["role"], "label": str(p.get("label", name))}
-        )
+            raise ValueError(
+                f"point {name!r} has unknown role {p['role']!r}; roles are {', '.join(ROLES)}"
+            )
+        x, y = _coordinate(p["x"], name, "x"), _coordinate(p["y"], name, "y")
+        label = p.get("label")
+        if label is None:
+            label = name
+        if not isinstance(label, str):
+            raise ValueError(f"point {name!r}: label must be a str, got {type(label).__name__}")
+        out.append({"name": name, "x": x, "y": y, "role": p["role"], "label": label})
     return out
 
 
-def check_paths(paths: Any) -> list[dict]:
-    """Validate a list of path dicts; return it normalised (colour filled in)."""
-    if not isinstance(paths, Sequence) or isinstance(paths, (str, bytes)):
-        raise ValueError(f"paths must be a list of dicts, got {type(paths).__name__}")
-    out, seen = [], set()
-    for k, p in enumerate(paths):
-        if not isinstance(p, Mapping) or "name" not in p or "points" not in p:
-            raise ValueError(f"path {k} must be a dict with 'name' and 'points'")
-        name = str(p["name"])
-        if name in seen:
-            raise ValueError(f"two paths are named {name!r}")
-        seen.add(name)
+def check_paths(value: Any) -> list[dict]:
+    """Validate a ``paths`` list and return it normalised.
+
+    Parameters
+    ----------
+    value : list of dict
+        Entries ``{"name", "points"}`` and optionally ``"kind"`` (one of
+        :data:`PATH_KINDS`, default ``"segment"``) and ``"color"`` (a CSS
+        colour); no other keys. ``points`` names the control points in order:
+        exactly 2 for a segment, at least :data:`FEWEST_POINTS` of the kind
+        otherwise. The points need not exist (yet): a path is drawn once they do.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "kind", "points", "color"}``; a path without a colour gets
+        ``PATH_COLORS[index % len(PATH_COLORS)]``.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending entry (by index and name).
+    """
+    out = []
+    for k, name, p in _named_entries(value, "path", ("name", "points"), PATH_KEYS):
         kind = p.get("kind", "segment")
         if kind not in PATH_KINDS:
-            raise ValueError(f"path {name!r} has kind {kind!r}; kinds are {PATH_KINDS}")
-        names = [str(n) for n in p["points"]]
-        need = 2 if kind != "bezier" else 3
-        if len(names) < need or (kind == "segment" and len(names) != 2):
             raise ValueError(
-                f"a {kind} path needs {'exactly 2' if kind == 'segment' else need}"
-                f"{' or more' if kind != 'segment' else ''} points, {name!r} has "
-                f"{len(names)}"
+                f"path {name!r} has unknown kind {kind!r}; kinds are {', '.join(PATH_KINDS)}"
             )
-        color = str(p.get("color", PATH_COLORS[k % len(PATH_COLORS)]))
-        out.append({"name": name, "kind": kind, "points": names, "color": color})
+        names = p["points"]
+        if (
+            isinstance(names, (str, bytes))
+            or not isinstance(names, Sequence)
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise ValueError(f"path {name!r}: points must be a list of point names, got {names!r}")
+        if kind == "segment" and len(names) != 2:
+            raise ValueError(f"path {name!r}: a segment needs exactly 2 points, got {len(names)}")
+        if len(names) < FEWEST_POINTS[kind]:
+            raise ValueError(
+                f"path {name!r}: a {kind} needs at least {FEWEST_POINTS[kind]} points, "
+                f"got {len(names)}"
+            )
+        color = p.get("color") or PATH_COLORS[k % len(PATH_COLORS)]
+        if not isinstance(color, str):
+            raise ValueError(f"path {name!r}: color must be a CSS colour string, got {color!r}")
+        out.append({"name": name, "kind": kind, "points": list(names), "color": color})
     return out
+
+
+class CheckedList(traitlets.List):
+    """A list trait normalised by ``check`` (:func:`check_points` or
+    :func:`check_paths`): what the check returns is stored, and its ValueError
+    reaches the caller as the TraitError traitlets raises for a bad value.
+
+    Examples
+    --------
+    >>> class Holder(traitlets.HasTraits):
+    ...     points = CheckedList(check_points, help="points on the plane")
+    >>> Holder(points=[{"name": "p", "x": 1, "y": 0, "role": "probe"}]).points[0]["label"]
+    'p'
+    """
+
+    def __init__(self, check: Callable[[Any], list[dict]], **kwargs: Any) -> None:
+        super().__init__(default_value=[], **kwargs)
+        self._check = check
+
+    def validate(self, obj: Any, value: Any) -> list[dict]:
+        try:
+            return self._check(value)
+        except ValueError as err:
+            raise traitlets.TraitError(str(err)) from None
+
+
+def encode_steps(steps: Any, n: int) -> np.ndarray:
+    """The optimisation step of each of ``n`` overlay points, checked.
+
+    Parameters
+    ----------
+    steps : array-like, shape (n,)
+        Finite and non-decreasing.
+    n : int
+        How many points the overlay has.
+
+    Returns
+    -------
+    numpy.ndarray
+        The steps as float64, shape (n,).
+    """
+    arr = np.asarray(steps, dtype=np.float64).reshape(-1)
+    if len(arr) != n:
+        raise ValueError(f"steps has {len(arr)} entries for {n} points")
+    if not np.all(np.isfinite(arr)) or np.any(np.diff(arr) < 0):
+        raise ValueError("steps must be finite and non-decreasing")
+    return arr
 
 
 def bezier(control: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -1,0 +1,122 @@
+// What surrounds the map's plot area: the axes in plane coordinates, the
+// colour bar, the legends of masked cells and of lines, and the progress bar.
+
+import { COLORBAR, MIN_TICK_GAP, formatTick, logTicks, niceTicks } from "./axes.js";
+import { line } from "./canvas.js";
+import { MASKED, css, lookupTable, makeNorm } from "./colormap.js";
+import { FONT, PATH_COLORS } from "./styles.js";
+
+export function drawAxes(ctx, box, view, tf) {
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  for (const t of niceTicks(view[0], view[1], 5)) {
+    const x = Math.round(tf.px(t)) + 0.5;
+    line(ctx, x, box.y1, x, box.y1 + 5);
+    ctx.fillText(formatTick(t), x, box.y1 + 7);
+  }
+  ctx.fillText("x", (box.x0 + box.x1) / 2, box.y1 + 24);
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const t of niceTicks(view[2], view[3], 5)) {
+    const y = Math.round(tf.py(t)) + 0.5;
+    line(ctx, box.x0 - 5, y, box.x0, y);
+    ctx.fillText(formatTick(t), box.x0 - 7, y);
+  }
+  ctx.save();
+  ctx.translate(14, (box.y0 + box.y1) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = "center";
+  ctx.fillText("y", 0, 0);
+  ctx.restore();
+}
+
+export function drawColorbar(ctx, box, range, state) {
+  const x = box.x1 + COLORBAR.gap;
+  const h = box.y1 - box.y0;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.fillText(state.metric, x, box.y0 - 4);
+  if (!range) {
+    ctx.textBaseline = "middle";
+    ctx.fillText("no finite", x, (box.y0 + box.y1) / 2 - 8);
+    ctx.fillText("values", x, (box.y0 + box.y1) / 2 + 8);
+    return;
+  }
+  // Colours along the bar follow the normalisation, so its ticks sit where
+  // their values are.
+  const lut = lookupTable(state.colormap, 256);
+  for (let r = 0; r < h; r++) {
+    const k = Math.round((1 - r / Math.max(1, h - 1)) * 255) * 3;
+    ctx.fillStyle = css([lut[k], lut[k + 1], lut[k + 2]]);
+    ctx.fillRect(x, box.y0 + r, COLORBAR.width, 1);
+  }
+  ctx.fillStyle = "#222";
+  ctx.strokeRect(x + 0.5, box.y0 + 0.5, COLORBAR.width - 1, h - 1);
+  const norm = makeNorm(range.min, range.max, state.log);
+  const ticks =
+    range.max > range.min
+      ? state.log && range.min > 0
+        ? logTicks(range.min, range.max)
+        : niceTicks(range.min, range.max, 5)
+      : [range.min];
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  let last = null;
+  for (const t of ticks) {
+    const y = Math.round(box.y1 - norm(t) * (h - 1)) + 0.5;
+    // Labels would overlap (a log scale crowds the top): skip this one.
+    if (last !== null && Math.abs(y - last) < MIN_TICK_GAP) continue;
+    last = y;
+    line(ctx, x + COLORBAR.width, y, x + COLORBAR.width + 4, y);
+    ctx.fillText(formatTick(t), x + COLORBAR.width + 6, y);
+  }
+}
+
+export function drawMaskedLegend(ctx, box, count) {
+  const x = box.x1 + COLORBAR.gap;
+  const y = box.y1 + 10;
+  ctx.fillStyle = css(MASKED);
+  ctx.fillRect(x, y, 12, 12);
+  ctx.strokeRect(x + 0.5, y + 0.5, 11, 11);
+  ctx.fillStyle = "#222";
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  ctx.fillText("NaN/inf", x + 16, y + 6);
+  ctx.fillText(`(${count})`, x + 16, y + 20);
+}
+
+/** Names of overlays (trajectories, curves) and paths, top left inside the plot. */
+export function drawLegend(ctx, box, state) {
+  const entries = [
+    ...state.overlays.map((o) => [o.label || o.name, o.color || "#222"]),
+    ...state.paths.map((p) => [p.name, p.color || PATH_COLORS[0]]),
+  ];
+  if (!entries.length) return;
+  ctx.font = FONT;
+  const w = Math.max(...entries.map(([n]) => ctx.measureText(n).width)) + 30;
+  const h = entries.length * 16 + 6;
+  ctx.fillStyle = "rgba(255, 255, 255, 0.8)";
+  ctx.fillRect(box.x0 + 6, box.y0 + 6, w, h);
+  entries.forEach(([name, color], k) => {
+    const y = box.y0 + 14 + k * 16;
+    // a dark outline keeps light colours (white, yellow) visible on the legend
+    ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+    ctx.lineWidth = 4.5;
+    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2.5;
+    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
+    ctx.fillStyle = "#222";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    ctx.fillText(name, box.x0 + 30, y);
+  });
+}
+
+export function drawProgress(ctx, box, progress) {
+  const w = box.x1 - box.x0;
+  ctx.fillStyle = "rgba(255, 255, 255, 0.7)";
+  ctx.fillRect(box.x0 + 1, box.y0 + 1, w - 2, 4);
+  ctx.fillStyle = "#1f77b4";
+  ctx.fillRect(box.x0 + 1, box.y0 + 1, Math.max(2, (w - 2) * progress), 4);
+}
