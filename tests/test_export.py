@@ -18,7 +18,7 @@ import pythreejs as p3
 from conftest import bowl_surface
 
 from landscape_widgets import LandscapeWidget
-from landscape_widgets.output import html as _export
+from landscape_widgets.output import html as html_export
 from landscape_widgets.output.html import export_html
 from landscape_widgets.wire.assets import STATIC
 
@@ -167,8 +167,8 @@ def test_script_like_text_in_the_state_cannot_end_the_element(tmp_path):
 
 
 def test_scripts_that_could_end_the_element_go_in_as_data_urls():
-    assert _export._script("var a = 1;") == "<script>\nvar a = 1;\n</script>"
-    tag = _export._script('var s = "</SCRIPT>";')
+    assert html_export._script("var a = 1;") == "<script>\nvar a = 1;\n</script>"
+    tag = html_export._script('var s = "</SCRIPT>";')
     encoded = re.fullmatch(r'<script src="data:text/javascript;base64,([^"]+)"></script>', tag)
     assert base64.b64decode(encoded.group(1)).decode() == 'var s = "</SCRIPT>";'
 
@@ -208,7 +208,7 @@ def test_widget_errors_name_the_argument(tmp_path, widgets):
 
 def test_missing_vendored_js_says_to_build_it(tmp_path, widgets, monkeypatch):
     lw, *_ = widgets
-    monkeypatch.setattr(_export, "_EMBED", tmp_path / "no-embed")
+    monkeypatch.setattr(html_export, "_EMBED", tmp_path / "no-embed")
     with pytest.raises(FileNotFoundError, match=r"cd js && npm run build") as err:
         export_html(tmp_path / "x.html", lw)
     assert "embed-amd.js" in str(err.value) and "require.js" in str(err.value)
@@ -217,7 +217,7 @@ def test_missing_vendored_js_says_to_build_it(tmp_path, widgets, monkeypatch):
 
 def test_missing_library_js_names_the_file(tmp_path, widgets, monkeypatch):
     _, fig, *_ = widgets
-    monkeypatch.setattr(_export, "_nbextension_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(html_export, "_nbextension_dirs", lambda: [tmp_path])
     with pytest.raises(FileNotFoundError, match=r"bqplot/index\.js was not found"):
         export_html(tmp_path / "x.html", fig)
 

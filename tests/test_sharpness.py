@@ -206,8 +206,9 @@ def test_filter_slice_values_are_the_loss_at_those_weights(trained, data):
         vector_to_parameters(w, fresh.parameters())
         with torch.no_grad():
             out = fresh(X.double())
-        # float64 on both sides; the BLAS's summation order still moves the 10th digit
-        assert loss == pytest.approx(float(nn.functional.cross_entropy(out, y)), rel=1e-8)
+        # the slice's points theta + a d are formed from float32 vectors before the
+        # float64 forward pass: they agree with this float64 sum to float32 rounding
+        assert loss == pytest.approx(float(nn.functional.cross_entropy(out, y)), rel=1e-6)
         assert acc == pytest.approx(float((out.argmax(1) == y).double().mean()))
         # metrics_at takes weights as float32, hence the looser tolerance
         assert loss == pytest.approx(ls.metrics_at(w)["loss"], rel=1e-6)
