@@ -240,9 +240,10 @@ def test_notebook_installs_and_fetches_nothing(path):
 
 
 def test_the_import_check_can_fail():
-    """The check above sees an undeclared module (scipy is never a dependency here)."""
-    assert top_level_imports("import scipy.linalg as la\n%matplotlib inline") == {"scipy"}
-    assert "scipy" not in project_requirements()
+    """The check above sees an undeclared module (matplotlib is never a dependency here)."""
+    source = "import matplotlib.pyplot as plt\n%matplotlib inline"
+    assert top_level_imports(source) == {"matplotlib"}
+    assert "matplotlib" not in project_requirements()
 
 
 # ------------------------------------------------------------------ postBuild and start

@@ -93,13 +93,33 @@ class _Tied(nn.Module):
         return self.out(torch.tanh(self.hidden(h)))
 
 
-def _reference_step(net, curve, control, t, X, y, lr):
-    """One SGD step (no momentum yet: the first step) by autograd through phi(t)."""
+def _reference_steps(net, curve, control, ts, X, y, optimizer, curve_decay=0.0):
+    """Steps of ``optimizer(params)`` (a torch optimizer) on the control points, each
+    from the gradient by autograd of the loss at phi(t) plus
+    ``0.5 * curve_decay * |phi(t)|^2`` (the penalty of Garipov et al. 2018)."""
     ref = curve_from_state({**curve.state(), "control": control.clone()})
-    params = Landscape(net, nn.CrossEntropyLoss(), (X, y)).layout.split(ref.at(t))
-    loss = nn.functional.cross_entropy(torch.func.functional_call(net, params, (X,)), y)
-    (grad,) = torch.autograd.grad(loss, ref.control)
-    return control - lr * grad
+    opt = optimizer([ref.control])
+    layout = Landscape(net, nn.CrossEntropyLoss(), (X, y)).layout
+    for t in ts:
+        w = ref.at(t)
+        out = torch.func.functional_call(net, layout.split(w), (X,))
+        loss = nn.functional.cross_entropy(out, y) + 0.5 * curve_decay * w.square().sum()
+        (ref.control.grad,) = torch.autograd.grad(loss, ref.control)
+        opt.step()
+    return ref.control.detach()
+
+
+def _sgd(lr, weight_decay=0.0):
+    return lambda params: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+
+def _random_curve(nets, kind):
+    a, b = nets
+    d = weights_of(a).numel()
+    gen = torch.Generator().manual_seed(1)
+    if kind == "bezier3":
+        return BezierCurve(a, b, degree=3, init=0.1 * torch.randn(2, d, generator=gen))
+    return PolyChain(a, b, bends=2, init=0.1 * torch.randn(2, d, generator=gen))
 
 
 @pytest.mark.parametrize("kind", ["bezier3", "polychain2", "tied"])
@@ -110,19 +130,54 @@ def test_a_step_follows_the_gradient_through_phi_t(two_nets, kind):
         a, b = _Tied(), _Tied()
         curve = BezierCurve(a, b, init=torch.randn(1, sum(p.numel() for p in a.parameters())))
     else:
-        a, b = nets
-        d = weights_of(a).numel()
-        gen = torch.Generator().manual_seed(1)
-        if kind == "bezier3":
-            curve = BezierCurve(a, b, degree=3, init=0.1 * torch.randn(2, d, generator=gen))
-        else:
-            curve = PolyChain(a, b, bends=2, init=0.1 * torch.randn(2, d, generator=gen))
+        a, curve = nets[0], _random_curve(nets, kind)
     ls = Landscape(a, nn.CrossEntropyLoss(), (X, y))
     trainer = CurveTrainer(ls, curve, optimizer="sgd", lr=0.1, batch_size=len(X), seed=2)
     control = curve.control.detach().clone()
     trainer.step()
-    expected = _reference_step(a, curve, control, trainer.history["t"][0], X, y, lr=0.1)
+    expected = _reference_steps(a, curve, control, trainer.history["t"], X, y, _sgd(0.1))
     assert not torch.equal(curve.control.detach(), control)
+    torch.testing.assert_close(curve.control.detach(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["bezier3", "polychain2"])
+def test_weight_decay_by_default_penalises_the_point_on_the_curve(two_nets, kind):
+    X, y, nets = two_nets
+    curve = _random_curve(nets, kind)
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    wd = 0.05  # large, so that decay on the control points instead would show
+    trainer = CurveTrainer(ls, curve, lr=0.1, batch_size=len(X), weight_decay=wd, seed=4)
+    control = curve.control.detach().clone()
+    for _ in range(3):
+        trainer.step()
+    ts = trainer.history["t"]
+    expected = _reference_steps(nets[0], curve, control, ts, X, y, _sgd(0.1), curve_decay=wd)
+    torch.testing.assert_close(curve.control.detach(), expected, rtol=1e-5, atol=1e-6)
+    assert trainer.decay_on == "curve"
+    other = _reference_steps(nets[0], curve, control, ts, X, y, _sgd(0.1, weight_decay=wd))
+    assert (other - expected).abs().max() > 100 * (expected - curve.control).abs().max()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weight_decay_on_the_control_points_is_the_optimizers(two_nets, optimizer):
+    X, y, nets = two_nets
+    curve = _random_curve(nets, "bezier3")
+    ls = Landscape(nets[0], nn.CrossEntropyLoss(), (X, y))
+    wd, lr = 0.05, 0.01
+    trainer = CurveTrainer(
+        ls, curve, optimizer, lr=lr, batch_size=len(X), weight_decay=wd, decay_on="controls"
+    )
+    control = curve.control.detach().clone()
+    for _ in range(3):
+        trainer.step()
+    if optimizer == "sgd":
+        make = _sgd(lr, weight_decay=wd)
+    else:
+
+        def make(params):
+            return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+
+    expected = _reference_steps(nets[0], curve, control, trainer.history["t"], X, y, make)
     torch.testing.assert_close(curve.control.detach(), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -138,6 +193,10 @@ def test_bad_arguments(two_nets):
         CurveTrainer(ls, curve, batch_size=0)
     with pytest.raises(ValueError, match="weights"):
         CurveTrainer(ls, BezierCurve(torch.zeros(3), torch.ones(3)))
+    with pytest.raises(ValueError, match="decay_on"):
+        CurveTrainer(ls, curve, weight_decay=1e-4, decay_on="points")
+    with pytest.raises(ValueError, match="weight_decay"):
+        CurveTrainer(ls, curve, weight_decay=-1.0)
 
 
 def test_bn_statistics_are_recomputed_along_the_curve(one_thread):

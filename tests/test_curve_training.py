@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from ipywidgets.embed import embed_data
+from ipywidgets.embed import dependency_state, embed_data
 from PIL import Image
 from torch import nn
 
@@ -189,7 +189,9 @@ def test_frames_are_in_the_widget_state_and_messages(make):
     assert state["straight"]["profile"]["shape"] == [33]
     assert state["straight"]["barrier"] > 0.3  # the segment crosses a ridge
     # ... as binary buffers, not JSON numbers: three per frame, one for the segment
-    saved = embed_data(views=[w])["manager_state"]["state"][w.model_id]
+    # (only this widget's state: other tests' widgets may be half closed)
+    mine = dependency_state([w], drop_defaults=True)
+    saved = embed_data(views=[w], state=mine)["manager_state"]["state"][w.model_id]
     assert len(saved["buffers"]) == 3 * w.frame_count + 1
     # each message holds one frame, its arrays' bytes in the message's buffers
     frames = [(c, b) for c, b in sent if c["event"] == "frame"]
@@ -354,6 +356,26 @@ def test_close_ends_the_threads(make):
     assert trainer.step_count < 160
     with pytest.raises(RuntimeError, match="closed"):
         w.start()
+
+
+def test_close_while_training_ends_the_status_and_wait(make):
+    w, trainer, _, _ = make(epochs=400)
+    w.start()
+    until(lambda: w.status == "training" and trainer.step_count >= 5)
+    w.close()
+    # close() joined the threads: nothing trains or evaluates any more
+    assert not w._runs.thread.is_alive() and not w._jobs.thread.is_alive()
+    steps = trainer.step_count
+    assert steps < w.total_steps
+    assert w.status == "stopped"
+    done = []
+    waiter = threading.Thread(target=lambda: done.append(w.wait(timeout=None)))
+    waiter.start()
+    waiter.join(120)  # returns at once; before the fix it blocked forever
+    assert done == [w]
+    assert trainer.step_count == steps
+    w.close()  # again: harmless
+    assert w.status == "stopped"
 
 
 def test_a_failing_frame_stops_training_and_wait_says_why(make, monkeypatch):

@@ -166,6 +166,49 @@ def test_script_like_text_in_the_state_cannot_end_the_element(tmp_path):
     html.close()
 
 
+def strict_json(text: str):
+    """Parse as a browser's JSON.parse does: NaN and Infinity are not JSON."""
+
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_values_outside_arrays_keep_the_page_valid_json(tmp_path, widgets):
+    lw, *_ = widgets
+    lw.probe_results = {"p": {"loss": float("nan"), "accuracy": float("inf")}}
+    number = W.FloatText(value=float("-inf"))
+    xs, ys = bq.LinearScale(min=0.0, max=float("inf")), bq.LinearScale()
+    fig = bq.Figure(marks=[bq.Lines(x=[0.0, 1.0], y=[1.0, 2.0], scales={"x": xs, "y": ys})])
+    text = export_html(tmp_path / "nan.html", lw, number, fig).read_text(encoding="utf-8")
+    (state_text,) = STATE_RE.findall(text)
+    state = strict_json(state_text)["state"]  # raised on NaN/Infinity before the fix
+    for spec in VIEW_RE.findall(text):
+        assert strict_json(spec)["model_id"] in state
+    # not dropped: each value is tagged in the JSON with its name, which the page turns
+    # back into the number (test_browser_export checks that part in Chromium)
+    probe = state[lw.model_id]["state"]["probe_results"]["p"]
+    kept = {
+        "loss": probe["loss"],
+        "accuracy": probe["accuracy"],
+        "value": state[number.model_id]["state"]["value"],
+        "max": state[xs.model_id]["state"]["max"],
+    }
+    for name, tagged in kept.items():
+        assert isinstance(tagged, str), (name, tagged)
+        assert tagged.startswith(html_export.NON_FINITE_TAG), (name, tagged)
+    restored = {k: float(v[len(html_export.NON_FINITE_TAG) :]) for k, v in kept.items()}
+    assert np.isnan(restored["loss"])
+    assert restored["accuracy"] == restored["max"] == np.inf
+    assert restored["value"] == -np.inf
+    # finite numbers and the widgets' own values are left as they were
+    assert state[lw.model_id]["state"]["width"] == lw.width
+    assert lw.probe_results["p"]["accuracy"] == np.inf
+    for w in (fig, *fig.marks, xs, ys, number):
+        w.close()
+
+
 def test_scripts_that_could_end_the_element_go_in_as_data_urls():
     assert html_export._script("var a = 1;") == "<script>\nvar a = 1;\n</script>"
     tag = html_export._script('var s = "</SCRIPT>";')

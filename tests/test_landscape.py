@@ -216,6 +216,24 @@ def test_weights_plane_with_bias_entries():
     )
 
 
+@pytest.mark.parametrize("a", [("4.weight", (1, 3)), ("4.bias", (1,))])
+def test_weights_plane_on_an_output_unit_with_cross_entropy(a):
+    # the output unit's loss is updated from the other columns: across this
+    # window the predicted class changes, so accuracy takes many values
+    X, y = data_2d()
+    net = mlp()
+    plane = Plane.weights(net, a, ("4.weight", (1, 7)))
+    ax, ay = plane.anchors["theta"]
+    bounds = (ax - 6, ax + 6, ay - 6, ay + 6)
+    check_all_strategies(
+        net, nn.CrossEntropyLoss(), X, y, plane, res=7, bounds=bounds, expect=("partial",)
+    )
+    s = Landscape(net, nn.CrossEntropyLoss(), (X, y), subset=None).evaluate(
+        plane, resolution=7, bounds=bounds, strategy="partial"
+    )
+    assert len(np.unique(s.metrics["accuracy"])) > 3
+
+
 @pytest.mark.parametrize("bn", ["keep", "recompute"])
 def test_cnn_with_batchnorm_both_policies(bn):
     X, y = data_img()
@@ -606,3 +624,53 @@ def test_save_keeps_the_given_name_and_barrier_checks_the_metric(tmp_path):
     with pytest.raises(KeyError, match="no metric 'acc'"):
         prof.barrier("acc")
     assert prof.barrier("accuracy") <= 1.0
+
+
+def bn_nets():
+    """Networks with several BatchNorm layers in a row: a CIFAR ResNet (BatchNorm2d,
+    shortcuts) and an MLP (BatchNorm1d)."""
+    torch.manual_seed(0)
+    resnet = models.CifarResNet(models.ResNetConfig(depth=8, classes=4, width=4))
+    torch.manual_seed(0)
+    mlp_bn = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(3 * 8 * 8, 16),
+        nn.BatchNorm1d(16),
+        nn.ReLU(),
+        nn.Linear(16, 16),
+        nn.BatchNorm1d(16),
+        nn.Tanh(),
+        nn.Linear(16, 4),
+    )
+    return {"resnet": resnet, "mlp": mlp_bn}
+
+
+@pytest.mark.parametrize("name", ["resnet", "mlp"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_recomputed_bn_statistics_are_those_of_one_batch_of_all_samples(name, dtype):
+    """Whatever the batches, the statistics (and so the loss) are those that
+    torch.optim.swa_utils.update_bn computes from one batch of every BN sample."""
+    X, y = data_img(n=40)
+    net = bn_nets()[name]
+    plane = Plane.random(net, seed=3)
+    w = (plane.origin + 0.4 * plane.u - 0.3 * plane.v).to(dtype)
+    ref = copy.deepcopy(net).to(dtype)
+    nn.utils.vector_to_parameters(w, ref.parameters())
+    update_bn([X.to(dtype)], ref)
+    ref.eval()
+    with torch.no_grad():
+        want_loss = nn.functional.cross_entropy(ref(X.to(dtype)), y).item()
+    want = {k: b for k, b in ref.named_buffers() if "running" in k}
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    for batch_size in (None, 7, 16, 39):
+        ls = Landscape(
+            net, nn.CrossEntropyLoss(), (X, y), bn="recompute", batch_size=batch_size, dtype=dtype
+        )
+        got_loss = ls.metrics_at(w)["loss"]
+        got = dict(ls.net.named_buffers())
+        for k, b in want.items():
+            np.testing.assert_allclose(got[k].cpu().numpy(), b.numpy(), **tol, err_msg=k)
+        np.testing.assert_allclose(got_loss, want_loss, **tol)
+    surf = ls.evaluate(plane, resolution=2)
+    assert "40 samples" in surf.provenance["bn_statistics"]
+    assert "batches of 39" in surf.provenance["bn_statistics"]

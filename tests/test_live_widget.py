@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -354,10 +353,10 @@ def test_wait_times_out_while_work_runs(toy):
 
     slow = Slow(ls.net, nn.CrossEntropyLoss(), (ls.X, ls.y))
     w = LandscapeWidget(slow, plane, resolution=5, probes=[])
-    t = time.perf_counter()
+    # the grid is held at the gate for up to 10 s: a wait() that ignored its timeout
+    # would return normally once the grid came through, and raise nothing
     with pytest.raises(TimeoutError):
         w.wait(0.2)
-    assert time.perf_counter() - t < 5
     gate.set()
     w.wait(30)
     w.close()

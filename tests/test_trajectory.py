@@ -194,7 +194,9 @@ def test_pca_of_several_runs_is_the_eigendecomposition_of_their_offsets(toy):
     ]
     plane = Plane.pca(runs)
     origin = runs[0].end.double()
-    rows = [w for w in runs[0].weights[:-1]] + [w for r in runs[1:] for w in r.weights]
+    # every recorded point's offset from the origin, the origin's own zero row included
+    # (Li et al.'s plot_trajectory.py fits the final model's offset too)
+    rows = [w for r in runs for w in r.weights]
     m = torch.stack(rows).double() - origin
     m = m - m.mean(0)
     evals, evecs = np.linalg.eigh((m.T @ m).numpy())  # P x P: the model is small

@@ -121,6 +121,53 @@ def test_plane_through_accepts_modules_and_state_dicts():
     assert torch.equal(p1.u, p2.u) and torch.equal(p1.v, p2.v)
 
 
+def test_plane_through_compares_layouts_not_just_counts(tmp_path):
+    # 2-3-2 and 3-2-3 MLPs: different shapes, 17 parameters each
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+    b = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+    c = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 3))
+    assert weights_of(a).numel() == weights_of(c).numel()
+    with pytest.raises(
+        ValueError,
+        match=r"w3 and w1 differ at parameter 0: "
+        r"'0\.weight' has shape \(2, 3\) in w3, \(3, 2\) in w1",
+    ):
+        Plane.through(a, b, c)
+    with pytest.raises(ValueError, match=r"w2 and w1 differ.*'0\.weight' has shape \(2, 3\)"):
+        Line(a, c)
+    with pytest.raises(
+        ValueError,
+        match=r"trajectory\[2\] and trajectory\[0\] differ.*'0\.weight'",
+    ):
+        Plane.pca([a, b, c, a])
+    # equal shapes under other names: a different network, named in the message
+    named = nn.Sequential()
+    named.add_module("inp", nn.Linear(2, 3))
+    named.add_module("act", nn.Tanh())
+    named.add_module("out", nn.Linear(3, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"at parameter 0: it is 'inp\.weight' in w3, '0\.weight' in w1",
+    ):
+        Plane.through(a, b, named)
+    fewer = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2, bias=False))
+    with pytest.raises(
+        ValueError,
+        match=r"w2 has 3 parameter tensors, w1 4: w1's '2\.bias' is extra",
+    ):
+        Plane.through(a, fewer, b)
+    # a flat vector carries no layout: only its size is checked against the others
+    plane = Plane.through(a, weights_of(b), weights_of(c))
+    assert plane.numel == 17
+    with pytest.raises(ValueError, match="differ in size"):
+        Plane.through(a, b, torch.zeros(16))
+    # with model=, every state_dict, module and checkpoint is checked against its layout
+    torch.save(c.state_dict(), tmp_path / "c.pt")
+    with pytest.raises(ValueError, match=r"'0\.weight' has shape \(2, 3\)"):
+        Plane.through(a.state_dict(), b, tmp_path / "c.pt", model=a)
+
+
 def test_filter_normalisation_matches_weight_filter_norms():
     net = small_net()
     layout = ParamLayout.of(net)
@@ -162,7 +209,20 @@ def test_random_plane_is_seeded():
     assert not torch.equal(Plane.random(net, seed=5).u, Plane.random(net, seed=6).u)
 
 
-def test_pca_plane_matches_numpy_svd():
+def pca_of_rows(rows):
+    """sklearn-style PCA written out in numpy: centre the rows, eigendecompose their
+    covariance; components by decreasing variance, and each one's variance ratio."""
+    m = np.asarray(rows, dtype=np.float64)
+    c = m - m.mean(axis=0)
+    evals, evecs = np.linalg.eigh(c.T @ c / (len(m) - 1))
+    order = np.argsort(evals)[::-1]
+    evals, evecs = np.clip(evals[order], 0, None), evecs[:, order]
+    return evecs.T, evals / evals.sum()
+
+
+def test_pca_plane_fits_every_offset_from_the_end_as_li_et_al_do():
+    # Li et al.'s plot_trajectory.py fits the offsets of all saved models from the final
+    # one, the final one's own (a zero row) included
     g = np.random.default_rng(0)
     base = g.normal(size=40)
     d1, d2 = g.normal(size=40), g.normal(size=40)
@@ -172,21 +232,36 @@ def test_pca_plane_matches_numpy_svd():
     ]
     plane = Plane.pca([torch.tensor(p, dtype=torch.float32) for p in path])
 
-    m = np.array(path[:-1]) - path[-1]
-    _, s, vt = np.linalg.svd(m - m.mean(axis=0), full_matrices=False)
-    var = s**2 / np.sum(s**2)
-    assert plane.info["explained_variance"] == pytest.approx(var[:2], rel=1e-4)
-    for got, want in ((plane.u, vt[0]), (plane.v, vt[1])):
+    offsets = np.array(path) - path[-1]  # the last row is zero
+    components, ratio = pca_of_rows(offsets)
+    assert plane.info["explained_variance"] == pytest.approx(ratio[:2], rel=1e-4)
+    assert plane.info["explained_variance_all"][:5] == pytest.approx(ratio[:5], rel=1e-3, abs=1e-7)
+    for got, want in ((plane.u, components[0]), (plane.v, components[1])):
         assert abs(float(np.dot(got.numpy(), want))) == pytest.approx(1.0, abs=1e-5)
     coords = np.array(plane.info["path"])
-    np.testing.assert_allclose(np.abs(coords[:-1, 0]), np.abs(m @ vt[0]), atol=1e-4)
+    np.testing.assert_allclose(np.abs(coords[:, 0]), np.abs(offsets @ components[0]), atol=1e-4)
+    np.testing.assert_allclose(np.abs(coords[:, 1]), np.abs(offsets @ components[1]), atol=1e-4)
     np.testing.assert_allclose(
         plane.project(torch.tensor(np.array(path), dtype=torch.float32)).numpy(), coords, atol=1e-4
     )
     assert plane.anchors["end"] == (0.0, 0.0)
+    m = offsets[0]
+    resid = m - (m @ components[0]) * components[0] - (m @ components[1]) * components[1]
     dist = plane.distance(torch.tensor(path[0], dtype=torch.float32))
-    resid = m[0] - (m[0] @ vt[0]) * vt[0] - (m[0] @ vt[1]) * vt[1]
     assert float(dist) == pytest.approx(np.linalg.norm(resid), rel=1e-3)
+
+
+def test_three_points_are_enough_for_a_pca_plane_from_the_end():
+    # three points in general position span a plane once centred; two do not
+    pts = [torch.tensor([0.0, 0, 0, 1]), torch.tensor([2.0, 1, 0, 0]), torch.tensor([1.0, 3, 1, 0])]
+    plane = Plane.pca(pts, origin="end")
+    components, _ = pca_of_rows(torch.stack(pts).numpy() - pts[-1].numpy())
+    for got, want in ((plane.u, components[0]), (plane.v, components[1])):
+        assert abs(float(np.dot(got.numpy(), want))) == pytest.approx(1.0, abs=1e-5)
+    for p in pts:  # three points lie in their own plane
+        assert float(plane.distance(p)) == pytest.approx(0.0, abs=1e-5)
+    with pytest.raises(ValueError, match="at least 3"):
+        Plane.pca(pts[:2])
 
 
 def test_weights_plane_moves_exactly_two_weights():

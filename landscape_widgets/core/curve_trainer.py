@@ -7,13 +7,17 @@ the ordinary weight gradient of the network at ``phi(t)``. The trainer writes
 ``phi(t)`` into a private network whose parameters and gradients are views
 into two flat buffers, runs a plain forward and backward pass, and hands
 ``c_k(t) * g`` to the optimizer: a step costs one plain training step plus a
-few vector operations, and only the control points move.
+few vector operations, and only the control points move. A step is all or
+nothing, so a run interrupted and continued is bitwise the uninterrupted one.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import pickle
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,9 @@ from .landscape import Landscape
 from .results import Profile
 
 _OPTIMIZERS = ("sgd", "adam")
+_DECAY_ON = ("curve", "controls")
+_FORMAT = "landscape_widgets.CurveTrainer/2"
+_STATE_KEYS = ("curve", "optimizer", "generator", "step_count", "epoch", "order", "pos", "history")
 
 
 class CurveTrainer:
@@ -44,9 +51,20 @@ class CurveTrainer:
     lr : float
         Default 0.05 for SGD, 0.01 for Adam.
     epochs : int
-        Passes over the data that :meth:`fit` makes (default 20).
+        The total number of passes over the data that :meth:`fit` trains
+        to (default 20).
     batch_size : int
     weight_decay : float
+        L2 regularisation strength (default 0).
+    decay_on : "curve" or "controls"
+        Where ``weight_decay`` acts. ``"curve"`` (the default, as in the
+        dnn-mode-connectivity code of Garipov et al. 2018) adds the penalty
+        ``0.5 * weight_decay * |phi(t)|^2`` on the point of the curve at each
+        step's t, over all of the network's weights, and gives the optimizer
+        no weight decay. ``"controls"`` is the optimizer's own weight decay
+        on the control points (``torch.optim.SGD`` / ``Adam``
+        ``weight_decay``). ``history["loss"]`` is the data loss either way,
+        without the penalty.
     seed : int
         Seeds the batch order and the t drawn per batch.
     data : (X, y), Dataset or DataLoader, optional
@@ -70,6 +88,7 @@ class CurveTrainer:
         epochs: int = 20,
         batch_size: int = 128,
         weight_decay: float = 0.0,
+        decay_on: str = "curve",
         seed: int = 0,
         data=None,
         record_every: int = 10,
@@ -89,6 +108,11 @@ class CurveTrainer:
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, not {value!r}")
+        if not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
+            raise ValueError(f"weight_decay must be a finite number >= 0, not {weight_decay!r}")
+        if decay_on not in _DECAY_ON:
+            raise ValueError(f"decay_on must be one of {_DECAY_ON}, not {decay_on!r}")
+        self.weight_decay, self.decay_on = float(weight_decay), decay_on
         self.landscape = landscape
         self.curve = curve.to(landscape.device, landscape.dtype)
         self.epochs, self.batch_size, self.record_every = epochs, batch_size, record_every
@@ -103,10 +127,11 @@ class CurveTrainer:
         self._twins: dict = {}
         lr = lr if lr is not None else (0.05 if optimizer == "sgd" else 0.01)
         params = [self.curve.control]
+        wd = self.weight_decay if decay_on == "controls" else 0.0
         if optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
         else:
-            self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+            self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=wd)
         self.generator = torch.Generator().manual_seed(seed)
         self.step_count = 0
         self.epoch = 0  # completed epochs
@@ -133,7 +158,21 @@ class CurveTrainer:
         return self.X[idx], self.y[idx]
 
     def step(self) -> float:
-        """One mini-batch at one t ~ U[0, 1]; returns its loss."""
+        """One mini-batch at one t ~ U[0, 1]; returns its loss.
+
+        All or nothing: a step that raises (Ctrl-C, an error in the loss
+        function or a hook) leaves the control points, the optimizer, the
+        random streams and the history as they were before it, so that the
+        next step draws the same batch and the same t.
+        """
+        before = self._mark()
+        try:
+            return self._step()
+        except BaseException:
+            self._roll_back(before)
+            raise
+
+    def _step(self) -> float:
         Xb, yb = self._batch()
         t = float(torch.rand((), generator=self.generator))
         curve, grads = self.curve, self._grads
@@ -143,6 +182,9 @@ class CurveTrainer:
         loss = self.landscape.loss_fn(self.net(Xb), yb)
         loss.backward()
         with torch.no_grad():
+            if self.decay_on == "curve" and self.weight_decay:
+                # d/dw of 0.5 * wd * |w|^2 at w = phi(t), the weights the net holds
+                grads.add_(self._weights, alpha=self.weight_decay)
             inner = torch.tensor(c[1:-1], dtype=grads.dtype, device=grads.device)
             curve.control.grad = inner[:, None] * grads
         self.optimizer.step()
@@ -155,29 +197,82 @@ class CurveTrainer:
             self._record_control()
         return value
 
-    def fit(self, epochs: int | None = None, progress: bool = True) -> CurveTrainer:
-        """Train for ``epochs`` more epochs (default: the trainer's ``epochs``).
+    def _mark(self) -> tuple:
+        """What a step may change, to undo it (the optimizer's tensors are copied)."""
+        control = self.curve.control
+        opt = self.optimizer.state.get(control, {})
+        return (
+            self.generator.get_state(),
+            (self._order, self._pos, self.epoch, self.step_count),
+            {k: len(v) for k, v in self.history.items()},
+            control.detach().clone(),
+            {k: v.clone() if torch.is_tensor(v) else v for k, v in opt.items()},
+        )
 
-        Interrupting (Ctrl-C, the stop button) keeps everything done so far;
-        calling ``fit`` again goes on from there.
+    def _roll_back(self, before: tuple) -> None:
+        generator, position, lengths, control, opt = before
+        self.generator.set_state(generator)
+        self._order, self._pos, self.epoch, self.step_count = position
+        for key, n in lengths.items():
+            del self.history[key][n:]
+        with torch.no_grad():
+            self.curve.control.copy_(control)
+        if opt:
+            self.optimizer.state[self.curve.control] = opt
+        else:
+            self.optimizer.state.pop(self.curve.control, None)
+
+    def fit(self, epochs: int | None = None, progress: bool = True, checkpoint=None):
+        """Train until ``epochs`` epochs in all are done (default: the trainer's ``epochs``).
+
+        The count includes the steps already taken: ``fit(epochs=30)`` after
+        10 epochs trains 20 more, a call after an interruption goes on to the
+        same total, and a call with nothing left to do returns at once.
+
+        Ctrl-C (the kernel's stop button) finishes the step in progress (a
+        second Ctrl-C abandons and undoes it), saves to ``checkpoint`` if
+        given, and raises the KeyboardInterrupt again, so that a notebook
+        cell shows it stopped. Calling ``fit`` again continues bitwise as an
+        uninterrupted run with the same seed would have.
+
+        Parameters
+        ----------
+        epochs : int, optional
+            The total to train to.
+        progress : bool
+            Show a progress bar.
+        checkpoint : path, optional
+            Where to :meth:`save` the state when ``fit`` ends, whether it
+            finished, was interrupted or failed.
+
+        Returns
+        -------
+        CurveTrainer
+            This trainer.
         """
         epochs = self.epochs if epochs is None else epochs
-        steps = epochs * math.ceil(len(self.X) / self.batch_size)
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, not {epochs!r}")
+        total = epochs * math.ceil(len(self.X) / self.batch_size)
         bar = None
         if progress:
-            bar = tqdm(total=steps, desc="curve", unit="step", leave=False)
+            done = min(self.step_count, total)
+            bar = tqdm(total=total, initial=done, desc="curve", unit="step", leave=False)
         try:
-            for _ in range(steps):
-                loss = self.step()
-                if bar is not None:
-                    bar.update(1)
-                    if self.step_count % 10 == 0:
-                        bar.set_postfix(loss=f"{loss:.4f}")
-        except KeyboardInterrupt:
-            pass  # the state is consistent after every step
+            with _DeferredInterrupt() as interrupt:
+                while not interrupt.pending and self.step_count < total:
+                    loss = self.step()
+                    if bar is not None:
+                        bar.update(1)
+                        if self.step_count % 10 == 0:
+                            bar.set_postfix(loss=f"{loss:.4f}")
+            if interrupt.pending:
+                raise KeyboardInterrupt
         finally:
             if bar is not None:
                 bar.close()
+            if checkpoint is not None:
+                self.save(checkpoint)
         return self
 
     def _record_control(self) -> None:
@@ -267,7 +362,9 @@ class CurveTrainer:
 
     # ------------------------------------------------------------ saving
     def state_dict(self) -> dict[str, Any]:
+        """The training state, made of tensors, numbers, strings, lists and dicts only."""
         return {
+            "format": _FORMAT,
             "curve": self.curve.state(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
@@ -275,20 +372,33 @@ class CurveTrainer:
             "epoch": self.epoch,
             "order": self._order,
             "pos": self._pos,
-            "history": copy.deepcopy(self.history),
+            "weight_decay": self.weight_decay,
+            "decay_on": self.decay_on,
+            "history": {
+                key: [v.clone() if torch.is_tensor(v) else v for v in values]
+                for key, values in self.history.items()
+            },
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict` (the curve must match this trainer's)."""
+        missing = [k for k in _STATE_KEYS if k not in state] if isinstance(state, dict) else "all"
+        if missing:
+            raise ValueError(f"not a CurveTrainer state (missing: {missing})")
         saved = curve_from_state(state["curve"])
         if type(saved) is not type(self.curve) or saved.control.shape != self.curve.control.shape:
             raise ValueError("the saved curve does not match this trainer's curve")
+        self.optimizer.load_state_dict(state["optimizer"])
         with torch.no_grad():
             self.curve.control.copy_(saved.control)
-        self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.step_count, self.epoch = state["step_count"], state["epoch"]
         self._order, self._pos = state["order"], state["pos"]
-        self.history = copy.deepcopy(state["history"])
+        # a file from before decay_on had only the optimizer's weight decay
+        self.decay_on = state.get("decay_on", "controls")
+        decay = self.optimizer.param_groups[0]["weight_decay"]
+        self.weight_decay = state.get("weight_decay", decay)
+        self.history = {key: list(values) for key, values in state["history"].items()}
 
     def save(self, path) -> Path:
         """Save the training state (curve, optimizer, RNG, history) to ``path``."""
@@ -297,9 +407,50 @@ class CurveTrainer:
         return path
 
     def load(self, path) -> CurveTrainer:
-        """Load a state saved with :meth:`save` into this trainer."""
-        self.load_state_dict(torch.load(Path(path), weights_only=False))
+        """Load a state saved with :meth:`save` into this trainer.
+
+        The file is read with ``torch.load(weights_only=True)``: a file that
+        holds anything but tensors, numbers, strings and containers of them
+        (which unpickling could turn into running code) is refused with a
+        ValueError, and nothing of it is loaded.
+        """
+        path = Path(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise ValueError(
+                f"{path} holds objects other than tensors, numbers and strings, so it is "
+                "not a CurveTrainer state and is not loaded (unpickling them could run code)"
+            ) from err
+        self.load_state_dict(state)
         return self
+
+
+class _DeferredInterrupt:
+    """Within it, a first Ctrl-C sets ``pending`` instead of raising; a second raises.
+
+    Only in the main thread (signals go there) and over Python's default
+    handler: a handler someone else installed is left alone.
+    """
+
+    def __enter__(self) -> _DeferredInterrupt:
+        self.pending = False
+        self._installed = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self._installed:
+            signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _flat_parameters(net: nn.Module, layout) -> tuple[torch.Tensor, torch.Tensor]:

@@ -90,8 +90,13 @@ def materialize(data, subset: int | None, seed: int) -> tuple[torch.Tensor, torc
     if n == 0:
         raise ValueError("data is empty: a landscape needs at least one sample")
     gen = torch.Generator().manual_seed(seed)
-    if subset is not None and not isinstance(subset, numbers.Integral):
-        raise TypeError(f"subset must be a whole number of samples or None, not {subset!r}")
+    # True would count as 1 sample: refused, as a flag was surely meant
+    if subset is not None and (
+        isinstance(subset, bool) or not isinstance(subset, numbers.Integral)
+    ):
+        raise TypeError(
+            f"subset must be a whole number of samples or None (all of them), not {subset!r}"
+        )
     if subset is not None and subset < n:
         if subset < 1:
             raise ValueError(f"subset must be a positive number of samples, got {subset}")

@@ -20,7 +20,13 @@ import torch
 from .planes import Line, grid_axis
 from .results import Profile, Surface
 
-__all__ = ["Grid", "chunks", "default_levels", "level_mask", "nearest_known"]
+__all__ = ["MAX_GRID_POINTS", "Grid", "chunks", "default_levels", "level_mask", "nearest_known"]
+
+#: The default most points of one grid (2000 x 2000): some 250 MB of coordinates and results.
+MAX_GRID_POINTS = 4_000_000
+# bytes a grid point takes: float64 (x, y), its axes' meshgrid, the done flag;
+# then per metric a float64 value and the result's two copies of it
+_POINT_BYTES, _METRIC_BYTES = 33, 24
 
 
 @dataclass
@@ -58,18 +64,28 @@ class Grid:
         bounds: Sequence[float] | None,
         margin: float | None,
         metrics: Sequence[str],
+        max_points: int = MAX_GRID_POINTS,
     ) -> Grid:
-        """An empty grid over ``target`` (a Plane or a Line); see :meth:`Landscape.evaluate`."""
+        """An empty grid over ``target`` (a Plane or a Line); see :meth:`Landscape.evaluate`.
+
+        A grid of more than ``max_points`` points is refused before anything
+        is allocated, with its size and memory in the message.
+        """
         is_line = isinstance(target, Line)
-        if isinstance(resolution, numbers.Integral):
-            nx = ny = int(resolution)
-        else:
-            nx, ny = (int(r) for r in resolution)
+        nx, ny = _resolution(resolution)
+        if is_line:
+            ny = 1
+        if nx * ny > max_points:
+            gb = nx * ny * (_POINT_BYTES + _METRIC_BYTES * len(metrics)) / 1e9
+            raise ValueError(
+                f"resolution {resolution!r} asks for {nx} x {ny} = {nx * ny:,} points "
+                f"(about {gb:.3g} GB), more than max_points={max_points:,}; lower the "
+                "resolution, or raise the limit with Landscape(..., max_points=...)"
+            )
         lo_hi = tuple(bounds) if bounds is not None else target.default_bounds(margin)
         if is_line:
             if len(lo_hi) != 2:
                 raise ValueError("bounds for a line are (tmin, tmax)")
-            ny = 1
             ys = torch.zeros(1, dtype=torch.float64)
         else:
             if len(lo_hi) != 4:
@@ -125,6 +141,23 @@ class Grid:
             done,
             None if done else computed,
         )
+
+
+def _resolution(resolution) -> tuple[int, int]:
+    """``(nx, ny)`` from a resolution: one whole number of points per axis, or a pair."""
+
+    def whole(r) -> bool:
+        return isinstance(r, numbers.Integral) and not isinstance(r, bool) and r >= 2
+
+    pair = isinstance(resolution, (tuple, list, np.ndarray)) and np.shape(resolution) == (2,)
+    if whole(resolution):
+        return int(resolution), int(resolution)
+    if pair and all(whole(r) for r in resolution):
+        return int(resolution[0]), int(resolution[1])
+    raise ValueError(
+        "resolution must be a whole number of points per axis (at least 2) or a pair "
+        f"(nx, ny) of them, not {resolution!r}"
+    )
 
 
 def default_levels(shape: tuple[int, int]) -> int:

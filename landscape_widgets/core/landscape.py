@@ -5,15 +5,17 @@ copy of the network whose weights live in one flat buffer
 (:mod:`~landscape_widgets.core.network_copy`). The evaluation engines
 (:mod:`~landscape_widgets.core.engines`,
 :mod:`~landscape_widgets.core.sequential_engines`) compute the same numbers
-in different ways; ``strategy="auto"`` times a chunk of each eligible one on
-the first level of the grid (:mod:`~landscape_widgets.core.grid`) and keeps
-the fastest (:mod:`~landscape_widgets.core.strategies`). Results are scored
+in different ways; ``strategy="auto"`` times chunks of each eligible one on
+the first level of the grid (:mod:`~landscape_widgets.core.grid`), keeps
+the fastest and remembers it for later calls on the same kind of plane and
+grid shape (:mod:`~landscape_widgets.core.strategies`). Results are scored
 against the targets by :class:`~landscape_widgets.core.scoring.Scoring`.
 """
 
 from __future__ import annotations
 
 import copy
+import numbers
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .data import materialize, resolve_device
 from .engines import PlaneOnDevice, StrategyUnavailable
-from .grid import Grid, chunks, default_levels
+from .grid import MAX_GRID_POINTS, Grid, chunks, default_levels
 from .network_copy import (
     BATCHNORM,
     bind_to_flat,
@@ -37,7 +39,7 @@ from .network_copy import (
 from .planes import Line, Plane
 from .results import Profile, Surface
 from .scoring import Scoring
-from .strategies import STRATEGIES, candidates, fastest, first_available
+from .strategies import STRATEGIES, choose, first_available
 from .weights import ParamLayout, as_vector
 
 # STRATEGIES and StrategyUnavailable belong to the strategies and the engines;
@@ -66,8 +68,15 @@ class Landscape:
         are class labels or one-hot rows.
     bn : {"keep", "recompute"}
         BatchNorm statistics at each point: the stored ones (fast), or
-        recomputed on ``bn_data`` (default: the evaluation data) in train mode
-        as ``torch.optim.swa_utils.update_bn`` does (correct, loop only).
+        recomputed on all of ``bn_data`` (default: the evaluation data; loop
+        strategy only). Recomputed statistics are those
+        ``torch.optim.swa_utils.update_bn`` finds from one batch holding every
+        BN sample, on any device and for any ``batch_size``
+        (:func:`~landscape_widgets.core.network_copy.recompute_batchnorm`):
+        one pass in train mode when the samples' largest activation fits in
+        1 GiB and ``batch_size`` is ``"auto"`` or None, else one pass per BN
+        layer over batches, with exact per-channel moments. ``provenance["bn_statistics"]``
+        says which.
     device : "auto", "cpu", "cuda" or torch.device
     dtype : torch.dtype
         Evaluation precision (default float32).
@@ -80,6 +89,10 @@ class Landscape:
     memory_budget : int or None
         Bytes that one chunk of batched points may use (default 4 MiB on CPU,
         so a chunk stays in cache; 1 GiB on GPU).
+    max_points : int
+        The most grid points one :meth:`evaluate` or :meth:`stream` may have
+        (default 4,000,000, e.g. 2000 x 2000: some 250 MB of coordinates and
+        results). A larger grid is refused before anything is allocated.
 
     Long (~350 lines) because about half of it is the numpydoc of its public methods.
 
@@ -108,6 +121,7 @@ class Landscape:
         batch_size: int | str | None = "auto",
         bn_data=None,
         memory_budget: int | None = None,
+        max_points: int = MAX_GRID_POINTS,
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, not {type(model).__name__}")
@@ -115,6 +129,11 @@ class Landscape:
             raise ValueError(f"bn must be 'keep' or 'recompute', not {bn!r}")
         if not callable(loss_fn):
             raise TypeError("loss_fn must be callable: loss_fn(outputs, targets) -> scalar")
+        if isinstance(max_points, bool) or not isinstance(max_points, numbers.Integral):
+            raise TypeError(f"max_points must be a whole number of grid points, not {max_points!r}")
+        if max_points < 4:
+            raise ValueError(f"max_points must be at least 4 (a 2 x 2 grid), not {max_points}")
+        self.max_points = int(max_points)
         self.device = resolve_device(device)
         self.dtype = dtype
         self.layout = ParamLayout.of(model)
@@ -151,6 +170,7 @@ class Landscape:
         )
         if self.channels_last:
             self.X = self.X.contiguous(memory_format=torch.channels_last)
+        auto_batches = batch_size in ("auto", None)
         if batch_size == "auto":
             batch_size = _auto_batch_size(net, self.X, self.device)
         elif batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -158,6 +178,13 @@ class Landscape:
                 f"batch_size must be a positive int, None or 'auto', not {batch_size!r}"
             )
         self.batch_size = batch_size if batch_size and batch_size < len(X) else None
+        self.bn_statistics = "stored" if self.has_bn else "none"
+        if bn == "recompute" and self.has_bn:
+            # one batch is one pass; batches cost a pass per BN layer (same numbers)
+            whole = max(output_numels(net, self.bn_X[:1]), default=0) * len(self.bn_X)
+            fits = whole * self.bn_X.element_size() <= _BN_ONE_BATCH_BYTES
+            self.bn_batch_size = None if auto_batches and fits else self.batch_size
+            self.bn_statistics = "recomputed at each point (not yet run)"
 
         probe = self.X[: min(len(self.X), 4)].clone()
         before = probe._version
@@ -210,7 +237,9 @@ class Landscape:
 
         For the engines, under the landscape's lock (as :meth:`point_metrics`).
         """
-        recompute_batchnorm(self.net, (Xb for _, Xb in self.batches(self.bn_X)))
+        self.bn_statistics = "recomputed at each point, " + recompute_batchnorm(
+            self.net, self.bn_X, self.bn_batch_size, self.copy_input
+        )
 
     # ------------------------------------------------------------- public API
     def metrics_at(self, weights) -> dict[str, float]:
@@ -299,6 +328,10 @@ class Landscape:
         margin : float
             See :meth:`Plane.default_bounds`.
         strategy : "auto" or one of ``STRATEGIES``
+            ``"auto"`` times the eligible engines once per landscape, plane
+            kind and grid shape and remembers the fastest;
+            ``provenance["strategy_choice"]`` says "timed", "remembered",
+            "forced", "only" or "rule".
         progress : bool or None
             Show a progress bar (default: for 1024 points or more).
 
@@ -346,7 +379,7 @@ class Landscape:
             raise ValueError(
                 f"the {target.kind} has {target.numel} weights, the model {self.layout.numel}"
             )
-        grid = Grid.over(target, resolution, bounds, margin, self.metrics)
+        grid = Grid.over(target, resolution, bounds, margin, self.metrics, self.max_points)
         if levels is None:
             levels = default_levels(grid.shape)
         if levels < 1:
@@ -354,9 +387,8 @@ class Landscape:
         t0 = time.perf_counter()
         # Neither the lock nor no_grad may stay held across a yield: the
         # caller's code runs there, perhaps training or probing other points.
-        with self._lock, torch.no_grad():
-            engines = candidates(self, PlaneOnDevice.of(target, self.device, self.dtype), strategy)
-        chosen, timings = None, {}
+        on_device = PlaneOnDevice.of(target, self.device, self.dtype)
+        chosen, timings, how = None, {}, None
         bar = None
         if progress or (progress is None and grid.size >= 1024):
             bar = tqdm(total=grid.size, desc="landscape", unit="pt", leave=False)
@@ -366,7 +398,9 @@ class Landscape:
                 todo = grid.todo(stride)
                 if chosen is None:
                     with self._lock, torch.no_grad():
-                        chosen, timings, todo = fastest(engines, grid, todo, bar)
+                        chosen, timings, todo, how = choose(
+                            self, target, on_device, grid, todo, strategy, bar
+                        )
                 for chunk in chunks(todo, chosen.chunk):
                     if cancel is not None and cancel.is_set():
                         return
@@ -376,6 +410,7 @@ class Landscape:
                         bar.update(len(chunk))
                 seconds = time.perf_counter() - t0
                 prov = _provenance(self, target, chosen.name, timings, seconds, grid)
+                prov["strategy_choice"] = how
                 yield grid.result(target, stride, prov, level, level == levels - 1)
         finally:
             if bar is not None:
@@ -415,6 +450,7 @@ def _provenance(ls: Landscape, target, strategy: str, timings: dict, seconds: fl
         "subset": ls.subset,
         "seed": ls.seed,
         "bn": ls.bn if ls.has_bn else "none",
+        "bn_statistics": ls.bn_statistics,
         "device": str(ls.device),
         "dtype": str(ls.dtype).replace("torch.", ""),
         "channels_last": ls.channels_last,
@@ -427,6 +463,10 @@ def _provenance(ls: Landscape, target, strategy: str, timings: dict, seconds: fl
         if key in info:
             prov[f"plane_{key}"] = info[key]
     return prov
+
+
+# the BN samples go through in one batch when their largest activation fits in this
+_BN_ONE_BATCH_BYTES = 1 << 30
 
 
 def _auto_batch_size(net: nn.Module, X: torch.Tensor, device: torch.device) -> int | None:

@@ -9,7 +9,7 @@ point of weight space is a single vector write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
 
 import torch
 from torch import nn
@@ -116,22 +116,146 @@ def output_numels(net: nn.Module, X: torch.Tensor) -> list[int]:
     return sizes
 
 
-def recompute_batchnorm(net: nn.Module, batches: Iterable[torch.Tensor]) -> None:
-    """Reset the BN statistics of ``net`` and recompute them over ``batches``.
+# whether a network calls a BN module twice per forward pass; the graph does not change
+_REUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    As ``torch.optim.swa_utils.update_bn`` does: a cumulative average in
-    train mode; ``net`` is left in eval mode, its momenta as they were.
+
+class _Enough(Exception):
+    """Raised by a hook to end a forward pass once the layer being measured has its input."""
+
+
+def recompute_batchnorm(
+    net: nn.Module, X: torch.Tensor, batch_size: int | None = None, copy_input: bool = False
+) -> str:
+    """Reset the BN statistics of ``net`` to those of all of ``X``, whatever the batches.
+
+    The statistics are the ones ``torch.optim.swa_utils.update_bn`` computes
+    from one batch holding every sample of ``X``: each layer's per-channel
+    mean and unbiased variance over all the values it sees, with the layers
+    before it normalising by their own full-data statistics. ``update_bn``
+    over many batches gives something else: it averages the per-batch means
+    and per-batch variances (missing the spread between batch means), and
+    each layer sees activations normalised by batch statistics, so the
+    result depends on the batch size (up to 1.8% of the loss on ResNet-20).
+
+    With one batch (``batch_size`` None or at least ``len(X)``) this is one
+    pass in train mode, as ``update_bn``. With several, the layers are
+    measured one at a time in the order the forward pass reaches them: one
+    pass over the batches per layer, stopped at that layer's input, whose
+    per-channel count, mean and sum of squared deviations are accumulated
+    exactly (per-batch moments merged in float64) while the layers before it
+    normalise by their finished statistics (by the biased variance, as in
+    train mode, until all are measured). A network that calls one BN
+    module twice in a forward pass is measured in one batch.
+
+    ``net`` is left in eval mode, its momenta as they were. Other modules run
+    in train mode during the passes, as in ``update_bn`` (dropout included).
+
+    Returns
+    -------
+    str
+        How the statistics were computed, for a result's provenance.
     """
-    bns = [m for m in net.modules() if isinstance(m, BATCHNORM)]
+    bns = [m for m in net.modules() if isinstance(m, BATCHNORM) and m.track_running_stats]
+    n, step = len(X), batch_size or len(X)
+    if step < n and not _reused(net, bns, X[:step].clone() if copy_input else X[:step]):
+        _layer_by_layer(net, bns, X, step, copy_input)
+        return (
+            f"exact over {n} samples: one layer at a time in batches of {step} "
+            "(equal to update_bn on one batch of them all)"
+        )
     saved = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None
     net.train()
     try:
-        for X in batches:
-            net(X)
+        net(X.clone() if copy_input else X)
     finally:
         net.eval()
-        for m, mom in zip(bns, saved, strict=False):
+        for m, mom in zip(bns, saved, strict=True):
             m.momentum = mom
+    return f"exact over {n} samples: one batch in train mode (as update_bn)"
+
+
+def _reused(net: nn.Module, bns: list[nn.Module], X: torch.Tensor) -> bool:
+    """Whether a forward pass over ``X`` calls one of ``bns`` twice (found once per net)."""
+    if net in _REUSED:
+        return _REUSED[net]
+    calls: dict[int, int] = {}
+
+    def count(m, _args):
+        calls[id(m)] = calls.get(id(m), 0) + 1
+
+    handles = [m.register_forward_pre_hook(count) for m in bns]
+    try:
+        net.eval()
+        net(X)
+    finally:
+        for h in handles:
+            h.remove()
+    _REUSED[net] = any(c > 1 for c in calls.values())
+    return _REUSED[net]
+
+
+def _layer_by_layer(
+    net: nn.Module, bns: list[nn.Module], X: torch.Tensor, step: int, copy_input: bool
+) -> None:
+    """Full-data statistics of each layer in ``bns``, in the order the forward pass reaches them."""
+    finished: set[int] = set()
+    moments: list = []  # [module, count, mean, M2] of the layer being measured, float64
+    unbiased: list = []  # (module, its unbiased variance), written once all are measured
+
+    def measure(m, args):
+        if id(m) in finished:
+            return
+        x = args[0]
+        dims = [0, *range(2, x.dim())]
+        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        nb = x.numel() // x.shape[1]
+        mean, m2 = mean.double(), var.double() * nb
+        if not moments:
+            moments.extend([m, nb, mean, m2])
+        else:
+            # Chan et al.'s pairwise update: exact merging of two sets' moments
+            _, na, mean_a, m2_a = moments
+            total = na + nb
+            delta = mean - mean_a
+            moments[1:] = [
+                total,
+                mean_a + delta * (nb / total),
+                m2_a + m2 + delta.square() * (na * nb / total),
+            ]
+        raise _Enough
+
+    for m in bns:
+        m.reset_running_stats()  # as update_bn: a layer the forward pass never reaches too
+    handles = [m.register_forward_pre_hook(measure) for m in bns]
+    try:
+        net.train()
+        for _ in bns:
+            moments.clear()
+            for s in range(0, len(X), step):
+                try:
+                    net(X[s : s + step].clone() if copy_input else X[s : s + step])
+                except _Enough:
+                    pass
+            if not moments:
+                break  # the rest are never reached by the forward pass
+            m, count, mean, m2 = moments
+            if count < 2:
+                raise ValueError("BatchNorm statistics need more than one value per channel")
+            # Train mode normalises by the biased variance and stores the
+            # unbiased one: the later layers are measured as they would see it
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(m2 / count)
+            m.num_batches_tracked.fill_(1)
+            m.train(False)
+            finished.add(id(m))
+            unbiased.append((m, m2 / (count - 1)))
+        for m, var in unbiased:
+            m.running_var.copy_(var)
+    finally:
+        for h in handles:
+            h.remove()
+        net.eval()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .weights import ParamLayout, WeightsLike, as_vector, weights_of
+from .weights import ParamLayout, WeightsLike, as_vector, layout_difference, weights_of
 
 Bounds = tuple[float, float, float, float]
 
@@ -48,11 +48,35 @@ def _vector(w: WeightsLike, layout: ParamLayout | None, what: str) -> torch.Tens
     return vec
 
 
-def _check_same_size(vectors: dict[str, torch.Tensor]) -> None:
-    sizes = {name: v.numel() for name, v in vectors.items()}
+def _vectors(weights: dict[str, WeightsLike], model: nn.Module | None) -> dict[str, torch.Tensor]:
+    """Flat vectors of named weights that must be points of one weight space.
+
+    With ``model``, :func:`as_vector` checks each input against its names and
+    shapes. Without it, equal sizes are not enough (networks of different layer
+    shapes can have as many parameters), so modules' (name, shape) lists are
+    compared and the first difference named. A flat tensor has no layout: only
+    its size is checked.
+    """
+    layout = ParamLayout.of(model) if model is not None else None
+    vecs = {n: _vector(w, layout, n) for n, w in weights.items()}
+    layouts = {
+        n: [(pn, tuple(p.shape)) for pn, p in w.named_parameters()]
+        for n, w in weights.items()
+        if layout is None and isinstance(w, nn.Module)
+    }
+    for name, lay in layouts.items():
+        ref = next(iter(layouts))
+        diff = layout_difference(name, lay, ref, layouts[ref])
+        if diff is not None:
+            raise ValueError(
+                f"{diff}; are they from the same model? (Flat vectors, weights_of(net), "
+                "are combined by position whatever their layout.)"
+            )
+    sizes = {name: v.numel() for name, v in vecs.items()}
     if len(set(sizes.values())) > 1:
         listed = ", ".join(f"{n}: {s}" for n, s in sizes.items())
         raise ValueError(f"weight vectors differ in size ({listed}); are they from the same model?")
+    return vecs
 
 
 @dataclass
@@ -155,9 +179,7 @@ class Plane:
         >>> Plane.through(a, b, c).anchors
         {'w1': (0.0, 0.0), 'w2': (2.0, 0.0), 'w3': (1.0, 1.0)}
         """
-        layout = ParamLayout.of(model) if model is not None else None
-        vecs = {n: _vector(w, layout, n) for n, w in zip(names, (w1, w2, w3), strict=False)}
-        _check_same_size(vecs)
+        vecs = _vectors(dict(zip(names, (w1, w2, w3), strict=True)), model)
         p1, p2, p3 = vecs.values()
         u = p2 - p1
         v = p3 - p1
@@ -260,7 +282,7 @@ class Plane:
         Random directions are nearly orthogonal to an optimizer's path in
         high dimension, so the path is projected onto the top two principal
         components of ``theta_i - theta_last`` (centred, as in PCA) instead
-        (Li et al. 2018, section 7). The origin is the last point; ``info`` holds the
+        (Li et al. 2018, section 7). By default the origin is the last point; ``info`` holds the
         explained variance ratio of each component and the path's plane
         coordinates; ``anchors`` the start and the end.
 
@@ -273,8 +295,12 @@ class Plane:
         network), ``"start"`` (its first point: runs that share a start fan
         out from the centre) or ``"mean"`` (the mean of all points: the plane
         that fits them best, with the least total squared projection error).
-        With ``"end"`` the fit follows Li et al.: the offsets of the other
-        points from the end, so a single trajectory needs at least 4 points.
+        The fit follows Li et al.'s ``plot_trajectory.py``: the offsets of
+        all the points from the origin, the origin's own zero row included,
+        centred as PCA does. Centring takes the origin back out, so the three
+        origins give the same directions (those of the points about their
+        mean) and differ only in where (0, 0) sits. ``K`` points centred span
+        at most ``K - 1`` directions, so a plane needs at least 3 points.
 
         Examples
         --------
@@ -283,26 +309,23 @@ class Plane:
         >>> round(sum(plane.info["explained_variance"]), 6)
         1.0
         """
-        layout = ParamLayout.of(model) if model is not None else None
-        groups = _trajectory_groups(trajectory)
-        grouped = [
-            [_vector(w, layout, f"trajectory[{i}]") for i, w in enumerate(g)] for g in groups
-        ]
-        points = [p for g in grouped for p in g]
-        if len(points) < 3:
-            raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {len(points)}")
-        _check_same_size({f"trajectory[{i}]": p for i, p in enumerate(points)})
         if origin not in ("end", "start", "mean"):
             raise ValueError(f"origin must be 'end', 'start' or 'mean', not {origin!r}")
+        groups = _trajectory_groups(trajectory)
+        flat = [w for g in groups for w in g]
+        if len(flat) < 3:
+            raise ValueError(f"a PCA plane needs at least 3 trajectory points, got {len(flat)}")
+        vecs = iter(_vectors({f"trajectory[{i}]": w for i, w in enumerate(flat)}, model).values())
+        grouped = [[next(vecs) for _ in g] for g in groups]
+        points = [p for g in grouped for p in g]
         end = grouped[0][-1]
         if origin == "end":
             last = end
-            # every point but the origin itself, first trajectory first
-            rows = grouped[0][:-1] + [p for g in grouped[1:] for p in g]
         else:
-            rows = points
             last = grouped[0][0] if origin == "start" else torch.stack(points).double().mean(0)
-        m = torch.stack(rows).double() - last.double()  # (K, P)
+        # every point's offset from the origin, the origin's own zero row
+        # included, as Li et al.'s plot_trajectory.py fits all saved models
+        m = torch.stack(points).double() - last.double()  # (K, P)
         # principal components of the offsets: centred, as PCA is; rows are
         # few and columns many, so the SVD of the K x P matrix is cheap
         _, s, vh = torch.linalg.svd(m - m.mean(dim=0), full_matrices=False)
@@ -428,10 +451,8 @@ class Line:
     names: tuple[str, str] = ("w1", "w2")
 
     def __post_init__(self):
-        layout = ParamLayout.of(self.model) if self.model is not None else None
-        self.w1 = _vector(self.w1, layout, self.names[0])
-        self.w2 = _vector(self.w2, layout, self.names[1])
-        _check_same_size(dict(zip(self.names, (self.w1, self.w2), strict=False)))
+        vecs = _vectors(dict(zip(self.names, (self.w1, self.w2), strict=True)), self.model)
+        self.w1, self.w2 = vecs.values()
         self.model = None  # only needed to read the weights
 
     kind = "line"

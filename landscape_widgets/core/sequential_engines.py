@@ -5,8 +5,11 @@
   :class:`~landscape_widgets.core.engines.Affine`.
 - ``partial`` (:class:`Partial`): for :meth:`Plane.weights`, everything
   before the first changed parameter is computed once; when both weights
-  feed one output unit only that unit is recomputed and the next layer gets
-  a rank-one update.
+  feed one unit only that unit is recomputed and the next layer gets a
+  rank-one update. When that unit is a network output and the loss is the
+  plain mean squared error or cross-entropy, the loss is updated from the
+  fixed part of the outputs (:func:`_unit_loss`): a few length-N vectors
+  per point.
 
 They follow the engine protocol described in :mod:`~landscape_widgets.core.engines`.
 """
@@ -182,11 +185,17 @@ class Partial:
             and _unit(pa, ia, cname) == _unit(pb, ib, cname)
         )
         self.chunk = 1
+        self.unit_loss = None
         if same_unit:
             self._setup_row_case(layer, cname, (pa, ia), (pb, ib))
             # points per chunk: the widest tensor after the change fits the budget
             width = self.row_case["width"]
             self.chunk = int(max(1, min(64, ls.memory_budget // (4 * len(ls.X) * width))))
+            if "next_base" not in self.row_case and self.row_case["j"] == len(self.children):
+                self.unit_loss = _unit_loss(ls, self.row_case)
+            if self.unit_loss is not None:
+                # a point costs a few (N,) vectors: many points per chunk
+                self.chunk = int(max(1, min(1024, ls.memory_budget // (16 * len(ls.X)))))
 
     def _setup_row_case(self, layer, cname, a, b):
         i = _unit(a[0], a[1], cname)
@@ -237,6 +246,8 @@ class Partial:
         col = rc["base"][:, rc["i"]] + c @ rc["cols"]  # (B, N)
         for m in rc["acts"]:
             col = m(col)
+        if self.unit_loss is not None:
+            return {k: v.double().cpu() for k, v in self.unit_loss(col).items()}
         if "next_base" in rc:
             delta = col - rc["act_base"][:, rc["i"]]  # (B, N)
             base, shape = rc["next_base"], (len(c), *rc["next_base"].shape)
@@ -277,3 +288,65 @@ def _unit(pname: str, index: Sequence[int], cname: str) -> int | None:
     if pname == f"{cname}.bias" and len(index) == 1:
         return index[0]
     return None
+
+
+def _unit_loss(ls: Landscape, rc: dict):
+    """Loss and accuracy of outputs that differ from fixed ones in column ``rc["i"]`` only.
+
+    Returns ``f(col) -> {metric: (B,)}`` for the new columns ``col`` (B, N),
+    or None for a loss it cannot split. The mean squared error is a sum over
+    columns, so the other columns' part is computed once; cross-entropy
+    needs each row's log-sum-exp, which is ``logaddexp`` of the other
+    columns' (computed once) and the new entry. Accuracy compares the new
+    entry with the best other column, ties going to the lower index as
+    ``torch.argmax`` does.
+    """
+    out, i, fn, y = rc["act_base"], rc["i"], ls.loss_fn, ls.y
+    if out.dim() != 2:
+        return None
+    n, k = out.shape
+    others = torch.cat([out[:, :i], out[:, i + 1 :]], dim=1)  # (N, K-1)
+    keep = torch.cat([torch.arange(i), torch.arange(i + 1, k)]).to(out.device)
+    if type(fn) is nn.MSELoss and fn.reduction == "mean" and y.shape == out.shape:
+        rest = (others - y[:, keep]).pow(2).sum()
+        y_i = y[:, i]
+
+        def loss(col):
+            return (rest + (col - y_i).pow(2).sum(dim=1)) / (n * k)
+
+    elif (
+        type(fn) is nn.CrossEntropyLoss
+        and fn.weight is None
+        and fn.label_smoothing == 0
+        and fn.reduction == "mean"
+        and not y.is_floating_point()
+        and y.dim() == 1
+        and not bool((y == fn.ignore_index).any())
+    ):
+        lse_rest = torch.logsumexp(others, dim=1)  # -inf when there is no other column
+        is_i = y == i
+        picked_rest = out.gather(1, y.view(-1, 1)).squeeze(1)
+
+        def loss(col):
+            lse = torch.logaddexp(lse_rest, col)
+            return (lse - torch.where(is_i, col, picked_rest)).mean(dim=1)
+
+    else:
+        return None
+    targets = ls.targets
+    if k > 1:
+        best, at = others.max(dim=1)
+        at = keep[at]  # index among all columns
+        right_if_i = (targets == i).to(out.dtype)
+        right_if_other = (at == targets).to(out.dtype)
+
+    def metrics(col):
+        vals = {"loss": loss(col)}
+        if "accuracy" in ls.metrics:
+            # argmax takes NaN as the largest value, and the first of equal ones
+            wins = (col > best) | ((col == best) & (i < at))
+            wins |= col.isnan() & ~(best.isnan() & (at < i))
+            vals["accuracy"] = torch.where(wins, right_if_i, right_if_other).mean(dim=1)
+        return vals
+
+    return metrics

@@ -165,3 +165,25 @@ def as_vector(weights: WeightsLike, layout: ParamLayout) -> torch.Tensor:
         "weights must be an nn.Module, a state_dict, a flat tensor or a checkpoint path, "
         f"not {type(weights).__name__}"
     )
+
+
+def layout_difference(a: str, la: list, b: str, lb: list) -> str | None:
+    """The first difference between two layouts, in words; None if they are equal.
+
+    ``la`` and ``lb`` are ``(name, shape)`` lists (as ``named_parameters``
+    gives them) of the weights called ``a`` and ``b`` in the message.
+    """
+    for i, ((na, sa), (nb, sb)) in enumerate(zip(la, lb, strict=False)):
+        if (na, sa) != (nb, sb):
+            what = (
+                f"it is {na!r} in {a}, {nb!r}"
+                if na != nb
+                else f"{na!r} has shape {sa} in {a}, {sb}"
+            )
+            return f"{a} and {b} differ at parameter {i}: {what} in {b}"
+    if len(la) != len(lb):
+        longer, extra = (a, la[len(lb)]) if len(la) > len(lb) else (b, lb[len(la)])
+        return (
+            f"{a} has {len(la)} parameter tensors, {b} {len(lb)}: {longer}'s {extra[0]!r} is extra"
+        )
+    return None

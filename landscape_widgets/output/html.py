@@ -10,6 +10,15 @@ its three.js, anywidget, ...) and the widget state. The page works from
 Each inlined AMD bundle is an anonymous ``define([...], factory)``; a small
 wrapper names it (``"bqplot"``, ``"three"``, ...) while its script runs, so
 require.js finds it by name and never goes looking for a file.
+
+NaN and infinities outside the binary arrays (a probe's loss, a scale's
+bound) are not JSON, and one of them made the page's ``JSON.parse`` of the
+state fail, leaving a blank page. The state holds each as a tagged string
+(:data:`NON_FINITE_TAG` followed by ``NaN``, ``Infinity`` or ``-Infinity``)
+and a small script wraps the page's ``JSON.parse`` to turn those strings
+back into numbers, so the widgets get the values a kernel holds. (A live
+kernel's messages turn them into the strings ``"nan"``/``"inf"``, through
+jupyter_client's ``json_clean``; the page is more faithful.)
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import os
 import re
 import sys
@@ -32,7 +42,10 @@ try:
 except ImportError:  # pragma: no cover - jupyter_core comes with ipykernel
     jupyter_path = None
 
-__all__ = ["export_html"]
+__all__ = ["NON_FINITE_TAG", "export_html"]
+
+NON_FINITE_TAG = "__landscape_widgets_non_finite__:"
+"""Prefix of the strings that stand for NaN and +-inf in an exported page's state."""
 
 _EMBED = STATIC / "embed"
 _EMBED_FILES = ("require.js", "embed-amd.js")
@@ -48,6 +61,27 @@ _BUILTIN_MODULES = frozenset(
 )
 # AMD modules a widget module needs besides itself: {module: {name: nbextension file}}.
 _EXTRA_MODULES = {"jupyter-threejs": {"three": "jupyter-threejs/three.js"}}
+
+# Before the manager parses the state: JSON.parse turns the tagged strings back
+# into NaN and +-inf. Only texts that hold the tag take the slower reviver path.
+_REVIVE_NON_FINITE = """(function () {
+  var tag = TAG;
+  var names = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+  var parse = JSON.parse;
+  function revive(key, value) {
+    if (typeof value === "string" && value.lastIndexOf(tag, 0) === 0) {
+      var name = value.slice(tag.length);
+      if (Object.prototype.hasOwnProperty.call(names, name)) return names[name];
+    }
+    return value;
+  }
+  JSON.parse = function (text, reviver) {
+    if (reviver || typeof text !== "string" || text.indexOf(tag) === -1) {
+      return parse.apply(this, arguments);
+    }
+    return parse.call(this, text, revive);
+  };
+})();""".replace("TAG", json.dumps(NON_FINITE_TAG))
 
 # Before each inlined AMD bundle: make its first anonymous define() a named one.
 _DEFINE_AS = """(function () {
@@ -194,7 +228,7 @@ def export_html(
     state = dependency_state(list(widgets), drop_defaults=False)
     data = embed_data(list(widgets), drop_defaults=False, state=state)
 
-    scripts = [_script(embed["require.js"]), _script(_DEFINE_AS)]
+    scripts = [_script(embed["require.js"]), _script(_DEFINE_AS), _script(_REVIVE_NON_FINITE)]
     for name, source in _widget_modules(state).items():
         scripts.append(_script(f"__lwDefineAs({json.dumps(name)});"))
         scripts.append(_script(source))
@@ -204,19 +238,37 @@ def export_html(
 
     views = "\n".join(
         '<script type="application/vnd.jupyter.widget-view+json">\n'
-        f"{escape_script(json.dumps(spec))}\n</script>"
+        f"{escape_script(_strict_json(spec))}\n</script>"
         for spec in data["view_specs"]
     )
     page = _PAGE.format(
         title=html.escape(str(title)),
         theme_css=_THEME_CSS,
         scripts="\n".join(scripts),
-        state=escape_script(json.dumps(data["manager_state"])),
+        state=escape_script(_strict_json(data["manager_state"])),
         views=views,
     )
     out = Path(path)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _strict_json(value) -> str:
+    """JSON a browser parses: non-finite floats become :data:`NON_FINITE_TAG` strings."""
+    return json.dumps(_tag_non_finite(value), allow_nan=False)
+
+
+def _tag_non_finite(value):
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        name = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return NON_FINITE_TAG + name
+    if isinstance(value, dict):
+        return {k: _tag_non_finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag_non_finite(v) for v in value]
+    return value
 
 
 def _read_embed_files() -> dict[str, str]:

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..wire.jobs import JOIN_TIMEOUT, close_at_exit, join_thread
+
 _POLL = 0.2  # seconds a queue wait lasts before it looks for close()
 
 
@@ -106,6 +108,7 @@ class TrainingRuns:
             target=self._loop, args=(run,), name="curve-training", daemon=True
         )
         self.thread.start()
+        close_at_exit(self)
 
     def pause(self) -> None:
         """Hold the run after its current step."""
@@ -119,6 +122,14 @@ class TrainingRuns:
         with self._control:
             self._stop = True
             self._control.notify_all()
+
+    def close(self, timeout: float | None = JOIN_TIMEOUT) -> bool:
+        """End the run after its current step and join its thread (``timeout`` s at most).
+
+        Returns whether no run's thread is left; calling it again is harmless.
+        """
+        self.stop()
+        return join_thread(self.thread, timeout)
 
     def fail(self, error: str) -> bool:
         """End the run on ``error`` (kept in :attr:`error`); whether a run was still alive."""
@@ -202,6 +213,7 @@ class JobThread:
         self.closed = False
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.thread.start()
+        close_at_exit(self)
 
     def put(self, kind: str, *args: Any) -> bool:
         """Queue a job, waiting while another one is queued; False once closed."""
@@ -213,9 +225,11 @@ class JobThread:
                 continue
         return False
 
-    def close(self) -> None:
-        """End the thread after its current job (within ``_POLL`` seconds when idle)."""
+    def close(self, timeout: float | None = JOIN_TIMEOUT) -> bool:
+        """End the thread after its current job (within ``_POLL`` seconds when idle)
+        and join it for ``timeout`` s at most; whether it ended. Harmless to repeat."""
         self.closed = True
+        return join_thread(self.thread, timeout)
 
     def _loop(self) -> None:
         while not self.closed:

@@ -357,11 +357,23 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         return export_html(path, self, title=title or "Curve training")
 
     def close(self) -> None:
-        """Stop training and the background threads, and close the widget."""
-        if hasattr(self, "_jobs") and not self._jobs.closed:  # not when __init__ failed part way
-            self._jobs.close()
-            self.stop()
-            self._drags.close()
+        """Stop training, join the background threads and close the widget.
+
+        The status becomes "stopped" unless training had finished or failed
+        (that status stays on show), and :meth:`wait` returns at once from
+        then on. Calling it again is harmless.
+        """
+        if hasattr(self, "_jobs"):  # not when __init__ failed part way
+            runners = (self._runs, self._jobs, self._drags)
+            for runner in runners:  # all told to stop before any is waited for
+                runner.close(timeout=0)
+            for runner in runners:
+                runner.close()
+            # the run's last status went to the closed frame thread: nobody applies it
+            if self.status in ("preparing", "ready", "training", "paused"):
+                self.status = "stopped"
+            self._runs.idle.set()
+            self._ready.set()  # start() says "closed" rather than wait for a first frame
         super().close()
 
     # ------------------------------------------------------------ frames

@@ -26,6 +26,9 @@ class Explorer(ipywidgets.VBox):
     """
 
     def __init__(self, map_widget: LandscapeWidget, surface: SurfaceWidget, profile: ProfilePlot):
+        # set first: close() runs from __del__ even when __init__ raised
+        self._following = False
+        self._map_owned: LandscapeWidget | None = None
         self.map = map_widget
         self.surface = surface
         self.profile = profile
@@ -37,6 +40,8 @@ class Explorer(ipywidgets.VBox):
         map_widget.observe(self._follow_points, "points")
         map_widget.observe(self._follow_paths, "paths")
         map_widget.on_surface(self._follow_grid)
+        self._following = True
+        self._map_owned = map_widget
         if map_widget.surface is not None:
             surface.show(map_widget.surface)
         super().__init__(
@@ -57,10 +62,18 @@ class Explorer(ipywidgets.VBox):
         self.surface.show(surface)
 
     def close(self) -> None:
-        self.map.unobserve(self._follow_points, "points")
-        self.map.unobserve(self._follow_paths, "paths")
-        self.map.on_surface(self._follow_grid, remove=True)
-        self.map.close()
+        """Stop following the map, close it (joining its threads) and this box.
+
+        Calling it again is harmless: ipywidgets calls it once more when the
+        object is collected, at exit at the latest.
+        """
+        if self._following:
+            self._following = False
+            self.map.unobserve(self._follow_points, "points")
+            self.map.unobserve(self._follow_paths, "paths")
+            self.map.on_surface(self._follow_grid, remove=True)
+        if self._map_owned is not None:
+            self._map_owned.close()
         super().close()
 
 

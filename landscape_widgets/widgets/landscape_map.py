@@ -40,6 +40,10 @@ def _pair_list(help: str, default=(0.0, 1.0)) -> traitlets.List:
     )
 
 
+def _no_metric(whose: str, name: str, allowed: Sequence[str]) -> str:
+    return f"{whose} has no metric {name!r}: metric must be one of {', '.join(map(repr, allowed))}"
+
+
 def _register(callbacks: list[Callable], callback: Callable, remove: bool) -> None:
     if remove:
         callbacks.remove(callback)
@@ -279,7 +283,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         if not isinstance(resolution, int) or resolution < 2:
             raise ValueError(f"resolution must be an int >= 2, not {resolution!r}")
         if self.metric not in ls.metrics:
-            raise ValueError(f"the landscape has no metric {self.metric!r} (have {ls.metrics})")
+            raise ValueError(_no_metric("the landscape", self.metric, ls.metrics))
         home = [float(v) for v in (bounds if bounds is not None else plane.default_bounds(margin))]
         if len(home) != 4 or not (home[0] < home[1] and home[2] < home[3]):
             raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max: {home}")
@@ -313,6 +317,19 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             self.add_probe(name, x, y)
 
     # ------------------------------------------------------------ validation
+    @traitlets.validate("metric")
+    def _check_metric(self, proposal: dict) -> str:
+        # a live map colours by the landscape's metrics, a shown surface by its own;
+        # before either is there (in __init__) _attach or show checks it
+        name, ls, surface = proposal["value"], self.landscape, self.surface
+        if ls is not None and name not in ls.metrics:
+            raise traitlets.TraitError(_no_metric("the landscape", name, ls.metrics))
+        if ls is None and surface is not None:
+            have = ("loss", *[m for m in getattr(surface, "metrics", None) or {} if m != "loss"])
+            if name not in have:
+                raise traitlets.TraitError(_no_metric("the surface shown", name, have))
+        return name
+
     @traitlets.validate("view", "home")
     def _check_window(self, proposal: dict) -> list:
         v = [float(a) for a in proposal["value"]]
@@ -340,6 +357,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             for name, values in others.items()
             if name != metric and np.shape(values) == grid.shape
         }
+        self.surface = surface  # first: the metric trait is checked against it
         with self.hold_sync():
             self.loss = grid
             self.hover = hover
@@ -356,7 +374,6 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
                 ] + kept
                 if not self.home:
                     self.home = [float(x[0]), float(x[-1]), float(y[0]), float(y[-1])]
-        self.surface = surface
         for callback in list(self._surface_callbacks):
             callback(surface)
 
@@ -405,11 +422,19 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         return self
 
     def close(self) -> None:
-        """Stop the background threads and close the widget."""
+        """Stop the background threads, wait for them to end, and close the widget.
+
+        The threads are joined (each for a bounded time): one still inside
+        torch when a script ends would abort the interpreter. Calling it
+        again is harmless.
+        """
         # getattr: close() also runs when __init__ failed before these were set
-        for work in (getattr(self, "jobs", None), getattr(self, "starts", None)):
-            if work is not None:
-                work.close()
+        works = [getattr(self, "jobs", None), getattr(self, "starts", None)]
+        works = [work for work in works if work is not None]
+        for work in works:  # all told to stop before any is waited for
+            work.close(timeout=0)
+        for work in works:
+            work.close()
         super().close()
 
     # ------------------------------------------------------------ reactions

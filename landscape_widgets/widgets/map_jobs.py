@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..core.results import Profile
-from ..wire.jobs import LatestJob
+from ..wire.jobs import JOIN_TIMEOUT, LatestJob, deadline_left
 from ..wire.points import path_coords
 
 PROFILE_POINTS = 41  # samples along a path's profile
@@ -90,16 +90,23 @@ class MapJobs:
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._grid.idle(timeout):
             return False
-        return self.points_idle(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return self.points_idle(deadline_left(deadline))
 
     def points_idle(self, timeout: float | None = None) -> bool:
         """Wait for the probes and profiles only; False if ``timeout`` ran out first."""
         return self._points.idle(timeout)
 
-    def close(self) -> None:
-        """Cancel the work and let the threads end."""
-        self._grid.close()
-        self._points.close()
+    def close(self, timeout: float | None = JOIN_TIMEOUT) -> bool:
+        """Cancel the work and join both threads (``timeout`` s at most for the two).
+
+        Both are told to stop before either is waited for. Returns whether
+        both threads have ended; calling it again is harmless.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._grid.close(timeout=0)
+        self._points.close(timeout=0)
+        grid = self._grid.close(deadline_left(deadline))
+        return self._points.close(deadline_left(deadline)) and grid
 
     # ------------------------------------------------------------ on the threads
     def _failed(self, exc: BaseException, text: str) -> None:

@@ -65,7 +65,12 @@ class MapPoints:
         self._add_path(name, "bezier", [start, *control, end], color, labels)
 
     def add_polyline(self, name: str, corners: Sequence[Coords], color: str | None = None) -> None:
-        """A polygonal chain through ``corners`` (its bends are draggable)."""
+        """A polygonal chain through ``corners``, at least two (x, y) points (its bends drag)."""
+        corners = list(corners)
+        if len(corners) < 2:
+            raise ValueError(
+                f"corners must be at least 2 (x, y) points, a start and an end; got {len(corners)}"
+            )
         labels = ("start", *[f"bend{k}" for k in range(1, len(corners) - 1)], "end")
         self._add_path(name, "polyline", list(corners), color, labels)
 
@@ -89,6 +94,12 @@ class MapPoints:
     def _add_path(self, name, kind, coords, color, labels) -> None:
         if any(p["name"] == name for p in self.paths):
             raise ValueError(f"a path named {name!r} exists already")
+        bad = [c for c in coords if np.shape(c) != (2,)]
+        if bad:
+            what = {"polyline": "corners", "bezier": "start, control and end"}.get(
+                kind, "start and end"
+            )
+            raise ValueError(f"{what} must be (x, y) points, not {bad[0]!r}")
         points = [
             {
                 "name": f"{name}.{label}",

@@ -27,7 +27,7 @@ import numpy as np
 from ..core.data import DEFAULT_LR
 from ..core.trajectory import PlanePath, Trajectory, check_steps, record_trajectory
 from ..wire.codec import float32_array
-from ..wire.jobs import LatestJob
+from ..wire.jobs import JOIN_TIMEOUT, LatestJob
 from ..wire.points import encode_steps
 
 # One colour per optimizer, distinct from the probe (orange) and path (red) markers.
@@ -264,9 +264,9 @@ class Starts:
         """Wait until no run is going or waiting; False if ``timeout`` ran out first."""
         return self.jobs.idle(timeout)
 
-    def close(self) -> None:
-        """Stop the runs and let the thread end."""
-        self.jobs.close()
+    def close(self, timeout: float | None = JOIN_TIMEOUT) -> bool:
+        """Stop the runs and join the thread; whether it ended (see :meth:`LatestJob.close`)."""
+        return self.jobs.close(timeout)
 
     def _job(self, cancel: threading.Event) -> None:
         w = self.widget
