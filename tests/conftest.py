@@ -218,6 +218,17 @@ class LabServer:
     def notebook_url(self, name: str) -> str:
         return f"{self.url}/lab/tree/{name}?token={self.token}&reset"
 
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel: a notebook left training would slow the next test."""
+
+        def call(method: str, path: str) -> bytes:
+            request = urllib.request.Request(f"{self.url}{path}?token={self.token}", method=method)
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.read()
+
+        for kernel in json.loads(call("GET", "/api/kernels")):
+            call("DELETE", f"/api/kernels/{kernel['id']}")
+
 
 @pytest.fixture(scope="session")
 def lab_server(jupyter_env, tmp_path_factory):
@@ -348,6 +359,7 @@ def lab_page(request, chromium, lab_server):
                 print(f"no failure screenshot: {exc}")
             print("console errors:", lab.console_errors)
         context.close()
+        lab_server.shutdown_kernels()
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:

@@ -359,6 +359,16 @@ def test_loss_curve_timer_sends_the_last_points_without_flush():
     np.testing.assert_array_equal(curve.lines["loss"].y, 1.0 / np.arange(1, 21))
 
 
+def test_loss_curve_extend_is_drawn_at_once_and_leaves_no_timer():
+    # A curve filled by extend() and then displayed must not change under the
+    # page while bqplot builds its axes: every extend is sent before it returns.
+    curve = LossCurve(log_scale=True)
+    for k, name in enumerate(("a", "b", "c")):  # far faster than 10 Hz
+        curve.extend(np.arange(5.0), np.arange(1.0, 6.0) * (k + 1), series=name)
+        np.testing.assert_array_equal(curve.lines[name].y, np.arange(1.0, 6.0) * (k + 1))
+    assert [m.labels[0] for m in curve.marks] == ["a", "b", "c"]
+
+
 def test_loss_curve_one_series_from_two_threads_is_drawn_in_step_order():
     curve = LossCurve()
 

@@ -280,9 +280,13 @@ class LossCurve(bq.Figure):
     def extend(
         self, steps: Any, losses: Any, series: str = "loss", color: str | None = None
     ) -> None:
-        """Add many points at once (1-D array-likes of the same length).
+        """Add many points at once (1-D array-likes of the same length), drawn now.
 
         ``color`` (CSS) fixes a new series' colour, e.g. to match its path on a map.
+        Unlike :meth:`append`, ``extend`` is not throttled: nothing is left to a
+        timer, so a curve filled in a cell and then displayed receives no update
+        while the page is still building its axes (bqplot's axes fail on a
+        domain change that arrives in the middle of their rendering).
         """
         if color is not None:
             with self._lock:
@@ -294,7 +298,7 @@ class LossCurve(bq.Figure):
         if not np.isfinite(st).all():
             raise ValueError("steps must be finite (found NaN or inf)")
         if st.size:
-            self._add(series, st, lo)
+            self._add(series, st, lo, now=True)
 
     def clear(self, series: str | None = None) -> None:
         """Forget one series (``series=name``) or all of them, and their lines."""
@@ -339,7 +343,7 @@ class LossCurve(bq.Figure):
 
     # ---------------------------------------------------------------- internals
 
-    def _add(self, series: str, steps: np.ndarray, losses: np.ndarray) -> None:
+    def _add(self, series: str, steps: np.ndarray, losses: np.ndarray, now: bool = False) -> None:
         if not isinstance(series, str) or not series:
             raise TypeError(f"series must be a non-empty str, got {series!r}")
         with self._lock:
@@ -349,7 +353,7 @@ class LossCurve(bq.Figure):
             s.extend(steps, losses, self._smooth)
             self._dirty.add(series)
             wait = self._last_sent + self.min_interval - time.monotonic()
-            if wait <= 0:
+            if now or wait <= 0:
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
