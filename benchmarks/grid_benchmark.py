@@ -486,6 +486,16 @@ def matmul_rate(device: str, n: int | None = None, reps: int = 10) -> float:
     return 2.0 * n**3 / min(times)
 
 
+def cpu_has_bf16() -> str:
+    """Whether the CPU has bfloat16 arithmetic (AVX-512 BF16 or AMX), from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return "unknown"
+    found = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    return ", ".join(found) if found else "none (emulated)"
+
+
 def forward_flops(model, X, device) -> int:
     from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
 
@@ -544,6 +554,7 @@ class Case:
     compare_ll: bool = False
     ll_distance: float = 1.0
     stream_first: bool = False
+    bf16: bool = False  # also time ours auto with dtype=torch.bfloat16
 
 
 def _place(case: Case, device: str) -> Case:
@@ -576,6 +587,7 @@ def build_cases(num: int, args) -> list[Case]:
                 (-1.0, 1.0, -1.0, 1.0),
                 f"{msrc}; {dsrc}",
                 compare_ll=True,
+                bf16=True,
             )
         ]
     if num == 2:
@@ -752,7 +764,7 @@ def run_case(case: Case, args, rate: float) -> dict:
             )
 
     # ---- (c) ours
-    def ours(strategy):
+    def ours(strategy, dtype=torch.float32):
         def go():
             ls = Landscape(
                 case.model,
@@ -761,6 +773,7 @@ def run_case(case: Case, args, rate: float) -> dict:
                 subset=n,
                 bn=case.bn,
                 device=device,
+                dtype=dtype,
                 **({"metrics": ("loss",)} if args.loss_only else {}),
             )
             surf = ls.evaluate(
@@ -799,6 +812,8 @@ def run_case(case: Case, args, rate: float) -> dict:
             methods.append(Method(s, f"ours {s}", ours(s)))
         if case.stream_first:
             methods.append(Method("stream", "ours stream: first level", stream_first))
+        if case.bf16:
+            methods.append(Method("auto-bf16", "ours auto, bfloat16", ours("auto", torch.bfloat16)))
 
     # ---- rounds, shuffled order
     rng = random.Random(f"{args.seed}-{case.num}")
@@ -836,7 +851,7 @@ def run_case(case: Case, args, rate: float) -> dict:
         return None if loss is None else np.asarray(loss, dtype=np.float64)
 
     # ---- our grids: check coordinates, compare with naive
-    ours_keys = ["auto", *STRATEGIES]
+    ours_keys = ["auto", "auto-bf16", *STRATEGIES]
     for k in ours_keys:
         m = by.get(k)
         if m is None or m.status != "ok" or m.result is None:
@@ -1044,7 +1059,7 @@ def run_case(case: Case, args, rate: float) -> dict:
             runs = " ".join(f"{t:.3g}" for t in m.times)
             xfloor = f"{med[m.key] / floor_s:8.2f}" if m.key not in ("stream",) else f"{'':>8}"
             label = m.label
-            if m.key == "auto" and m.extra.get("strategy"):
+            if m.key in ("auto", "auto-bf16") and m.extra.get("strategy"):
                 label += f" [chose {m.extra['strategy']}]"
             elif m.key in STRATEGIES and m.extra.get("strategy") not in (None, m.key):
                 label += f" [ran {m.extra['strategy']}]"
@@ -1099,6 +1114,17 @@ def run_case(case: Case, args, rate: float) -> dict:
                 + " | of best runs: "
                 + ", ".join(f"{out['ratios_best'][k]:.2f}x" for k, _ in labs if k in ratios)
             )
+    if "auto-bf16" in med:
+        check = (by["auto-bf16"].result.provenance or {}).get("precision_check", {})
+        bf16 = {k: med[k] / med["auto-bf16"] for k in ("auto", "naive", "ll_planar") if k in med}
+        out["ratios_bf16"] = bf16
+        print(
+            "   bfloat16 (x slower than ours auto bf16): "
+            + ", ".join(f"{k}/bf16 = {v:.2f}x" for k, v in bf16.items())
+            + f" | its own check vs float32 on {check.get('points')} points: max |dLoss| "
+            + f"{check.get('max_abs_diff', {}).get('loss', float('nan')):.3g}"
+            + f" | bf16 instructions on this CPU: {cpu_has_bf16()}"
+        )
     if "naive" in med:
         print(f"   naive loop: {med['naive'] / floor_s:.2f}x floor")
     out["ratios"] = ratios

@@ -35,6 +35,7 @@ from .widgets.curve_training import CurveTrainingWidget
 from .widgets.ensemble_plot import EnsemblePlot
 from .widgets.explore import Explorer, explore
 from .widgets.landscape_map import LandscapeWidget
+from .widgets.linked_scales import link_color_range
 from .widgets.loss_curve import LossCurve
 from .widgets.profile_plot import ProfilePlot
 from .widgets.surface3d import SurfaceWidget
@@ -71,6 +72,7 @@ __all__ = [
     "sharpness",
     "ensembles",
     "export_html",
+    "link_color_range",
     "models",
     "record_trajectory",
     "train",

@@ -27,7 +27,7 @@ SETUP = textwrap.dedent(
     x = np.linspace(-1.0, 1.0, {NX})
     y = np.linspace(-0.5, 0.5, {NY})
     xx, yy = np.meshgrid(x, y)
-    loss = 0.1 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy
+    loss = 0.2 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy  # as conftest.bowl_surface
     loss[{NAN_CELL[0]}, {NAN_CELL[1]}] = np.nan
     w = LandscapeWidget(Surface(x, y, loss, anchors={{"w1": (0.0, 0.0)}}),
                         title="browser test", width={WIDTH}, height={HEIGHT}, contours=0)
@@ -38,6 +38,14 @@ SETUP = textwrap.dedent(
 # Reads one canvas pixel at CSS position (u, v), whatever the device pixel ratio.
 PIXEL_JS = """([u, v]) => {
   const c = document.querySelector('.lw-landscape canvas');
+  const k = c.width / c.clientWidth;
+  const d = c.getContext('2d').getImageData(Math.floor(u * k), Math.floor(v * k), 1, 1).data;
+  return [d[0], d[1], d[2]];
+}"""
+
+
+# The same for a given canvas element.
+CANVAS_PIXEL_JS = """([c, u, v]) => {
   const k = c.width / c.clientWidth;
   const d = c.getContext('2d').getImageData(Math.floor(u * k), Math.floor(v * k), 1, 1).data;
   return [d[0], d[1], d[2]];
@@ -80,4 +88,48 @@ def test_landscape_widget_draws_and_redraws(lab_page, lab_server, artifacts):
         assert got == rgb_log[i, j].tolist(), (i, j)
     assert json.dumps(got) != json.dumps(rgb[3, 7].tolist())
     assert np.isnan(expected[NAN_CELL])
+    lab_page.assert_no_console_errors()
+
+
+LINKED = textwrap.dedent(
+    f"""
+    import numpy as np
+    from landscape_widgets import LandscapeWidget, Surface, link_color_range
+    import ipywidgets as W
+
+    x = np.linspace(-1.0, 1.0, {NX})
+    y = np.linspace(-0.5, 0.5, {NY})
+    xx, yy = np.meshgrid(x, y)
+    low = 0.2 + xx**2 + yy**2
+    names = {{"axis_names": ["w_a = 5.weight[5, 250]", "w_b"]}}
+    maps = [LandscapeWidget(Surface(x, y, v, provenance=names), width={WIDTH}, height={HEIGHT},
+                            contours=0, log_scale=False)
+            for v in (low, 3.0 * low)]
+    link = link_color_range(*maps)
+    W.VBox(maps)
+    """
+)
+
+
+def test_linked_maps_colour_equal_values_alike_and_name_their_axes(lab_page, lab_server, artifacts):
+    write_notebook(lab_server.root / "linked.ipynb", [LINKED])
+    page = lab_page.page
+    lab_page.open_notebook("linked.ipynb")
+    lab_page.run_cell(0)
+    maps = page.locator('.lw-landscape[data-status="drawn"]')
+    maps.nth(1).wait_for(timeout=60_000)
+    xx, yy = np.meshgrid(np.linspace(-1.0, 1.0, NX), np.linspace(-0.5, 0.5, NY))
+    low = 0.2 + xx**2 + yy**2
+    union = (float(low.min()), float(3.0 * low.max()))
+    for k, values in enumerate((low, 3.0 * low)):
+        root = maps.nth(k)
+        root.scroll_into_view_if_needed()
+        assert json.loads(root.get_attribute("data-color-range")) == pytest.approx(union, rel=1e-6)
+        assert json.loads(root.get_attribute("data-axes")) == ["w_a = 5.weight[5, 250]", "w_b"]
+        root.screenshot(path=str(artifacts / f"linked-{k}.png"))
+        rgb = colorize(values, "viridis", value_range=union)
+        canvas = root.locator("canvas").first.element_handle()
+        for i, j in [(0, 0), (3, 4), (6, 8)]:
+            got = page.evaluate(CANVAS_PIXEL_JS, [canvas, *cell_centre(i, j)])
+            assert got == rgb[i, j].tolist(), (k, i, j)
     lab_page.assert_no_console_errors()

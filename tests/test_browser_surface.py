@@ -47,7 +47,7 @@ SETUP = textwrap.dedent(
     x = np.linspace(-1.0, 1.0, 9)
     y = np.linspace(-0.5, 0.5, 7)
     xx, yy = np.meshgrid(x, y)
-    loss = 0.1 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy
+    loss = 0.2 + xx**2 + 2.0 * yy**2 + 0.25 * xx * yy
     loss[1, 2] = np.nan
     w = SurfaceWidget(Surface(x, y, loss, anchors={{"w1": (0.0, 0.0), "w2": (0.5, -0.25)}}),
                       title="bowl 3D", width={WIDTH}, height={HEIGHT})

@@ -216,6 +216,7 @@ def test_bn_statistics_are_recomputed_along_the_curve(one_thread):
     trainer.fit(progress=False)
     prof = trainer.profile(n=5)
     assert prof.provenance["bn"] == "recompute"
+    assert "exact over 256 samples: one batch" in prof.provenance["bn_statistics"]
     # the reference: a fresh copy at phi(0.5), BN statistics by update_bn on the data
     ref = copy.deepcopy(a)
     nn.utils.vector_to_parameters(trainer.curve.at(0.5).detach(), ref.parameters())

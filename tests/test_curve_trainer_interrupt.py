@@ -195,6 +195,51 @@ def test_save_and_load_round_trip_exactly(two_nets, tmp_path):
         assert_same(again.state_dict(), trainer.state_dict())
 
 
+def test_dropout_draws_are_saved_rolled_back_and_leave_the_global_stream_alone(tmp_path):
+    X = torch.randn(300, 2, generator=torch.Generator().manual_seed(0))
+    y = (X[:, 0] * X[:, 1] > 0).long()
+
+    def net(seed):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Dropout(0.3), nn.Linear(32, 2))
+
+    a, b = net(0), net(1)
+
+    def trainer():
+        loss = _TrippedLoss()
+        ls = Landscape(a, loss, (X, y))
+        curve = BezierCurve(a, b)
+        return CurveTrainer(ls, curve, epochs=2, batch_size=50, seed=3), loss
+
+    torch.manual_seed(123)
+    reference, _ = trainer()
+    reference.fit(progress=False)
+    # another run with another global seed: the same, and the global stream untouched
+    torch.manual_seed(456)
+    before = torch.get_rng_state()
+    first, loss = trainer()
+    loss.at, loss.trip = 4, _interrupt  # after the forward pass has drawn its masks
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(progress=False)
+    assert first.step_count == 3
+    assert torch.equal(torch.get_rng_state(), before)
+    first.save(tmp_path / "dropout.pt")
+    torch.rand(10)  # the global stream moves on; the trainer's does not
+    resumed, _ = trainer()
+    resumed.load(tmp_path / "dropout.pt")
+    resumed.fit(progress=False)
+    assert_same(resumed.state_dict(), reference.state_dict())
+    # the masks are random: a trainer seeded differently takes other steps
+    other = CurveTrainer(Landscape(a, nn.CrossEntropyLoss(), (X, y)), BezierCurve(a, b),
+                         epochs=1, batch_size=300, seed=3)  # fmt: skip
+    other.net_random = type(other.net_random)(99, torch.device("cpu"))
+    same = CurveTrainer(Landscape(a, nn.CrossEntropyLoss(), (X, y)), BezierCurve(a, b),
+                        epochs=1, batch_size=300, seed=3)  # fmt: skip
+    other.fit(progress=False)
+    same.fit(progress=False)
+    assert other.history["loss"] != same.history["loss"]
+
+
 class _Payload:
     """Unpickling this creates the file at ``path``: code run by loading."""
 

@@ -209,6 +209,15 @@ def test_non_finite_values_outside_arrays_keep_the_page_valid_json(tmp_path, wid
         w.close()
 
 
+def test_a_string_that_looks_like_a_non_finite_tag_is_refused(tmp_path):
+    # the page would read it back as NaN: refused with its value, nothing written
+    label = W.Label(value=html_export.NON_FINITE_TAG + "NaN")
+    with pytest.raises(ValueError, match="reserved string"):
+        export_html(tmp_path / "tag.html", label)
+    assert not (tmp_path / "tag.html").exists()
+    label.close()
+
+
 def test_scripts_that_could_end_the_element_go_in_as_data_urls():
     assert html_export._script("var a = 1;") == "<script>\nvar a = 1;\n</script>"
     tag = html_export._script('var s = "</SCRIPT>";')

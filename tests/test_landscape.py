@@ -674,3 +674,38 @@ def test_recomputed_bn_statistics_are_those_of_one_batch_of_all_samples(name, dt
     surf = ls.evaluate(plane, resolution=2)
     assert "40 samples" in surf.provenance["bn_statistics"]
     assert "batches of 39" in surf.provenance["bn_statistics"]
+
+
+def test_bfloat16_network_is_scored_in_float32_and_checked_against_float32():
+    model, (X, y) = mlp(), data_2d()
+    plane = Plane.random(model, seed=0)
+    loss_fn = nn.CrossEntropyLoss()
+    xs = np.linspace(-1, 1, 5)
+    ls = Landscape(model, loss_fn, (X, y), subset=None, dtype=torch.bfloat16, device="cpu")
+    surf = ls.evaluate(plane, resolution=5, bounds=(-1, 1, -1, 1), strategy="loop")
+
+    # by hand: the weights and the forward pass in bfloat16, the loss of its outputs in float32
+    net = copy.deepcopy(model).to(torch.bfloat16).eval()
+    o, u, v = (t.to(torch.bfloat16) for t in (plane.origin, plane.u, plane.v))
+    expected = np.zeros((5, 5))
+    with torch.no_grad():
+        for i, yv in enumerate(xs):
+            for j, xv in enumerate(xs):
+                w = torch.add(o, u, alpha=float(xv)).add_(v, alpha=float(yv))
+                nn.utils.vector_to_parameters(w, net.parameters())
+                expected[i, j] = loss_fn(net(X.to(torch.bfloat16)).float(), y).item()
+    np.testing.assert_allclose(surf.loss, expected, rtol=1e-6)
+
+    # near float32, and the recorded check is the difference on some of these points
+    exact, _ = reference_grid(model, loss_fn, X, y, plane, xs, xs)
+    gap = np.abs(surf.loss - exact)
+    np.testing.assert_allclose(surf.loss, exact, rtol=2e-2)
+    check = surf.provenance["precision_check"]
+    assert check["reference"] == "float32" and check["points"] == 8
+    assert 0 < check["max_abs_diff"]["loss"] <= gap.max() + 1e-6
+    assert check["max_rel_diff_loss"] <= (gap / exact).max() + 1e-6
+    # the fast engines agree with the loop to bfloat16 arithmetic
+    fast = ls.evaluate(plane, resolution=5, bounds=(-1, 1, -1, 1))
+    np.testing.assert_allclose(fast.loss, exact, rtol=2e-2)
+    f32 = Landscape(model, loss_fn, (X, y), subset=None, device="cpu")
+    assert "precision_check" not in f32.evaluate(plane, resolution=3).provenance

@@ -565,6 +565,23 @@ def test_slices_through_one_minimum_can_go_without_barriers():
     assert not plot.barrier_marks["slice"].visible
     with_bar = ProfilePlot()
     with_bar.set_profile("slice", bowl)
-    assert with_bar.lines["slice"].labels[0].startswith("slice (barrier")
+    # with barriers on, a slice through one basin says it has none (not "barrier 0.000")
+    assert with_bar.lines["slice"].labels == ["slice (no barrier)"]
+
+
+def test_a_profile_takes_the_colour_it_is_given_and_keeps_it():
+    bowl = Profile(t=np.linspace(0, 1, 11), loss=np.linspace(0, 1, 11) ** 2 + 0.1)
+    plot = ProfilePlot()
+    plot.set_profile("a", bowl, color="#123456")
+    plot.set_profile("b", bowl)
+    assert plot.lines["a"].colors == ["#123456"]
+    assert plot.barrier_marks["a"].colors == ["#123456"]
+    assert plot.lines["b"].colors != ["#123456"]
+    plot.set_profile("a", bowl)  # an update without a colour keeps it
+    assert plot.lines["a"].colors == ["#123456"]
+    plot.set_profile("a", bowl, color="#abcdef")
+    assert plot.lines["a"].colors == plot.barrier_marks["a"].colors == ["#abcdef"]
+    with pytest.raises(TypeError, match="color"):
+        plot.set_profile("a", bowl, color=3)
     with pytest.raises(TypeError, match="barriers"):
         ProfilePlot(barriers="no")

@@ -166,3 +166,16 @@ def test_stall_on_a_real_landscape_still_picks_the_engine_that_is_fastest_unstal
     assert s.provenance["strategy"] == "tiled"
     timings = s.provenance["strategy_timings"]
     assert min(timings, key=timings.get) == "tiled"
+
+
+def test_output_unit_weights_take_partial_without_building_or_timing_others(monkeypatch):
+    net, X, y = mlp_and_data()
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y), subset=None)
+    counts = count_engines_and_timings(monkeypatch)
+    plane = Plane.weights(net, ("4.weight", (1, 3)), ("4.weight", (1, 9)))
+    surf = ls.evaluate(plane, resolution=9, margin=1.0)
+    assert surf.provenance["strategy"] == "partial"
+    assert surf.provenance["strategy_choice"] == "rule"
+    assert counts == {"timing": 0, "partial": 1}
+    loop = ls.evaluate(plane, resolution=9, margin=1.0, strategy="loop")
+    np.testing.assert_allclose(surf.loss, loop.loss, rtol=2e-5, atol=2e-6)

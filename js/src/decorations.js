@@ -6,7 +6,8 @@ import { line } from "./canvas.js";
 import { MASKED, css, lookupTable, makeNorm } from "./colormap.js";
 import { FONT, PATH_COLORS } from "./styles.js";
 
-export function drawAxes(ctx, box, view, tf) {
+/** Ticks and names of the two axes; a name too long for its side is shortened with "…". */
+export function drawAxes(ctx, box, view, tf, xlabel = "x", ylabel = "y") {
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   for (const t of niceTicks(view[0], view[1], 5)) {
@@ -14,7 +15,7 @@ export function drawAxes(ctx, box, view, tf) {
     line(ctx, x, box.y1, x, box.y1 + 5);
     ctx.fillText(formatTick(t), x, box.y1 + 7);
   }
-  ctx.fillText("x", (box.x0 + box.x1) / 2, box.y1 + 24);
+  ctx.fillText(fitText(ctx, xlabel, box.x1 - box.x0), (box.x0 + box.x1) / 2, box.y1 + 24);
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
   for (const t of niceTicks(view[2], view[3], 5)) {
@@ -26,8 +27,16 @@ export function drawAxes(ctx, box, view, tf) {
   ctx.translate(14, (box.y0 + box.y1) / 2);
   ctx.rotate(-Math.PI / 2);
   ctx.textAlign = "center";
-  ctx.fillText("y", 0, 0);
+  ctx.fillText(fitText(ctx, ylabel, box.y1 - box.y0), 0, 0);
   ctx.restore();
+}
+
+/** `text`, shortened with "…" until it is at most `width` pixels wide in the current font. */
+export function fitText(ctx, text, width) {
+  if (ctx.measureText(text).width <= width) return text;
+  let n = text.length;
+  while (n > 1 && ctx.measureText(text.slice(0, n - 1) + "…").width > width) n--;
+  return text.slice(0, n - 1) + "…";
 }
 
 export function drawColorbar(ctx, box, range, state) {

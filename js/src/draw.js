@@ -134,7 +134,7 @@ export function drawMap(ctx, state, cache) {
   ctx.strokeStyle = "#222";
   ctx.fillStyle = "#222";
   ctx.strokeRect(box.x0 + 0.5, box.y0 + 0.5, box.x1 - box.x0 - 1, box.y1 - box.y0 - 1);
-  drawAxes(ctx, box, view, tf);
+  drawAxes(ctx, box, view, tf, state.xlabel, state.ylabel);
   if (got) {
     drawColorbar(ctx, box, got.range, state);
     if (got.masked > 0) drawMaskedLegend(ctx, box, got.masked);

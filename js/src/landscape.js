@@ -31,6 +31,9 @@ const REDRAW_ON = [
   "paths",
   "colormap",
   "log_scale",
+  "color_range",
+  "xlabel",
+  "ylabel",
   "contours",
   "title",
   "width",
@@ -87,6 +90,8 @@ function render({ model, el }) {
     root.dataset.done = done ? "1" : "0";
     root.dataset.view = JSON.stringify(drawn.view);
     root.dataset.gridRange = JSON.stringify([...state.xRange, ...state.yRange]);
+    root.dataset.colorRange = JSON.stringify(drawn.range ? [drawn.range.min, drawn.range.max] : null);
+    root.dataset.axes = JSON.stringify([state.xlabel, state.ylabel]);
     const now = performance.now().toFixed(1);
     if (hasGrid && !root.dataset.firstGridAt) root.dataset.firstGridAt = now;
     if (hasGrid && done && state.status !== "computing") root.dataset.doneAt ??= now;

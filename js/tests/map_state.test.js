@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeOverlays, readMapState, readout, statusText } from "../src/map/state.js";
+import { colorRange, decodeOverlays, readMapState, readout, shortName, statusText } from "../src/map/state.js";
 import { transform } from "../src/view.js";
 
 function arr(values, shape = [values.length]) {
@@ -52,6 +52,24 @@ describe("the map's state", () => {
   });
 });
 
+describe("scale and axes", () => {
+  it("take a fixed colour range and the axis names from the model", () => {
+    const state = readMapState(model({ color_range: [0.5, 2], xlabel: "w_a = 5.weight[5, 250]", ylabel: "" }), local);
+    expect(state.range).toEqual({ min: 0.5, max: 2 });
+    expect(state.xlabel).toBe("w_a = 5.weight[5, 250]");
+    expect(state.ylabel).toBe("y");
+    expect(readMapState(model({ color_range: [] }), local).range).toBeNull();
+    expect(colorRange(undefined)).toBeNull();
+  });
+
+  it("shorten axis names for the read-out", () => {
+    expect(shortName("w_a = 5.weight[5, 250]", "x")).toBe("w_a");
+    expect(shortName("PC2 (8%)", "y")).toBe("PC2");
+    expect(shortName("distance along w2 − w1", "x")).toBe("x");
+    expect(shortName("", "y")).toBe("y");
+  });
+});
+
 describe("the read-out", () => {
   // a 2 x 2 grid on [0, 1] x [0, 1]: cells half a unit wide, centred on 0 and 1
   const state = {
@@ -73,6 +91,8 @@ describe("the read-out", () => {
   it("is empty outside the plot and before the first drawing", () => {
     expect(readout(state, drawn, hover, 250, 50)).toBe("");
     expect(readout(null, null, hover, 50, 50)).toBe("");
+    const named = { ...state, xlabel: "PC1 (91%)", ylabel: "PC2 (6%)" };
+    expect(readout(named, drawn, {}, 150, 150)).toBe("PC1 = 1.00, PC2 = 0.00: loss 2.000");
   });
 });
 

@@ -13,6 +13,7 @@ nothing, so a run interrupted and continued is bitwise the uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import pickle
@@ -133,6 +134,8 @@ class CurveTrainer:
         else:
             self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=wd)
         self.generator = torch.Generator().manual_seed(seed)
+        # dropout and other random layers draw from a stream of the trainer's own
+        self.net_random = NetRandom(seed, landscape.device)
         self.step_count = 0
         self.epoch = 0  # completed epochs
         self._order: torch.Tensor | None = None
@@ -179,8 +182,9 @@ class CurveTrainer:
         with torch.no_grad():
             c = curve.write_at(t, self._weights)
         grads.zero_()
-        loss = self.landscape.loss_fn(self.net(Xb), yb)
-        loss.backward()
+        with self.net_random.drawing():
+            loss = self.landscape.loss_fn(self.net(Xb), yb)
+            loss.backward()
         with torch.no_grad():
             if self.decay_on == "curve" and self.weight_decay:
                 # d/dw of 0.5 * wd * |w|^2 at w = phi(t), the weights the net holds
@@ -202,7 +206,7 @@ class CurveTrainer:
         control = self.curve.control
         opt = self.optimizer.state.get(control, {})
         return (
-            self.generator.get_state(),
+            (self.generator.get_state(), self.net_random.state()),
             (self._order, self._pos, self.epoch, self.step_count),
             {k: len(v) for k, v in self.history.items()},
             control.detach().clone(),
@@ -210,8 +214,9 @@ class CurveTrainer:
         )
 
     def _roll_back(self, before: tuple) -> None:
-        generator, position, lengths, control, opt = before
+        (generator, net_random), position, lengths, control, opt = before
         self.generator.set_state(generator)
+        self.net_random.set_state(net_random)
         self._order, self._pos, self.epoch, self.step_count = position
         for key, n in lengths.items():
             del self.history[key][n:]
@@ -368,6 +373,7 @@ class CurveTrainer:
             "curve": self.curve.state(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "net_random": self.net_random.state(),
             "step_count": self.step_count,
             "epoch": self.epoch,
             "order": self._order,
@@ -392,6 +398,8 @@ class CurveTrainer:
         with torch.no_grad():
             self.curve.control.copy_(saved.control)
         self.generator.set_state(state["generator"])
+        if "net_random" in state:  # files from before it start the stream afresh
+            self.net_random.set_state(state["net_random"])
         self.step_count, self.epoch = state["step_count"], state["epoch"]
         self._order, self._pos = state["order"], state["pos"]
         # a file from before decay_on had only the optimizer's weight decay
@@ -453,6 +461,43 @@ class _DeferredInterrupt:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+class NetRandom:
+    """A private random stream for the network's own draws (dropout and the like).
+
+    :meth:`drawing` lends the global generators this stream's state for a
+    forward and backward pass and keeps what they leave, so the draws are
+    saved, restored and rolled back with the trainer, and the caller's global
+    random state is left as it was.
+    """
+
+    def __init__(self, seed: int, device: torch.device):
+        self.cuda = device if device.type == "cuda" else None
+        with torch.random.fork_rng(devices=[self.cuda] if self.cuda else []):
+            torch.manual_seed(seed)
+            self._state = self._read()
+
+    def _read(self) -> dict[str, torch.Tensor]:
+        state = {"cpu": torch.get_rng_state()}
+        if self.cuda is not None:
+            state["cuda"] = torch.cuda.get_rng_state(self.cuda)
+        return state
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self._state.items()}
+
+    def set_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._state = {k: v.clone() for k, v in state.items()}
+
+    @contextlib.contextmanager
+    def drawing(self):
+        with torch.random.fork_rng(devices=[self.cuda] if self.cuda else []):
+            torch.set_rng_state(self._state["cpu"])
+            if self.cuda is not None and "cuda" in self._state:
+                torch.cuda.set_rng_state(self._state["cuda"], self.cuda)
+            yield
+            self._state = self._read()
+
+
 def _flat_parameters(net: nn.Module, layout) -> tuple[torch.Tensor, torch.Tensor]:
     """Make ``net``'s parameters and their gradients views into two flat vectors.
 
@@ -491,6 +536,7 @@ def curve_profile(landscape, curve: BezierCurve | PolyChain, n: int = 21) -> Pro
         provenance={
             "kind": curve.kind,
             "bn": landscape.bn if landscape.has_bn else "none",
+            "bn_statistics": landscape.bn_statistics,
             "length": curve.length(),
         },
     )

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import materialize, resolve_device
-from .engines import PlaneOnDevice, StrategyUnavailable
+from .engines import Loop, PlaneOnDevice, StrategyUnavailable
 from .grid import MAX_GRID_POINTS, Grid, chunks, default_levels
 from .network_copy import (
     BATCHNORM,
@@ -38,7 +38,7 @@ from .network_copy import (
 )
 from .planes import Line, Plane
 from .results import Profile, Surface
-from .scoring import Scoring
+from .scoring import LOW_PRECISION, Scoring
 from .strategies import STRATEGIES, choose, first_available
 from .weights import ParamLayout, as_vector
 
@@ -79,7 +79,15 @@ class Landscape:
         says which.
     device : "auto", "cpu", "cuda" or torch.device
     dtype : torch.dtype
-        Evaluation precision (default float32).
+        Evaluation precision of the network (default float32). With
+        ``torch.bfloat16`` or ``torch.float16`` the weights, inputs and
+        activations take that type while the outputs are scored in float32
+        (a loss summed over many samples in bfloat16 keeps only 2-3 digits),
+        and every grid records in ``provenance["precision_check"]`` the largest
+        difference from float32 on up to 8 of its points. bfloat16 pays off on
+        GPUs and on CPUs with bfloat16 instructions (AVX-512 BF16, AMX); on
+        others the CPU emulates it and it is slower than float32
+        (``benchmarks/grid_benchmark.py`` measures both).
     batch_size : int, None or "auto"
         Split the evaluation set into batches of this size; None for one
         batch. ``"auto"`` (default) keeps one batch except for convolutional
@@ -145,7 +153,12 @@ class Landscape:
         self.data = data  # all of it, for training that should not see only the subset
         self.subset = len(X)
         self.X = X.to(self.device, dtype if X.is_floating_point() else None)
-        self.y = y.to(self.device, dtype if y.is_floating_point() else None)
+        # outputs are scored in float32 at most reduced precisions, and so are the targets
+        self.score_dtype = torch.float32 if dtype in LOW_PRECISION else dtype
+        self.y = y.to(self.device, self.score_dtype if y.is_floating_point() else None)
+        # float32 copies for precision_check(), kept only at a reduced precision
+        self._reference = None
+        self._reference_data = (X, y, bn_data) if dtype in LOW_PRECISION else None
         self.memory_budget = memory_budget or (4 << 20 if self.device.type == "cpu" else 1 << 30)
 
         net = streamline(copy.deepcopy(model).to(self.device, dtype).eval())
@@ -411,10 +424,46 @@ class Landscape:
                 seconds = time.perf_counter() - t0
                 prov = _provenance(self, target, chosen.name, timings, seconds, grid)
                 prov["strategy_choice"] = how
+                if level == levels - 1 and self.dtype in LOW_PRECISION:
+                    with torch.no_grad():
+                        prov["precision_check"] = self.precision_check(target, grid)
                 yield grid.result(target, stride, prov, level, level == levels - 1)
         finally:
             if bar is not None:
                 bar.close()
+
+    def precision_check(self, target, grid, points: int = 8) -> dict:
+        """The largest differences between this grid and float32 on a few of its points.
+
+        ``points`` cells spread evenly over the grid are evaluated again with
+        a float32 copy of the network (built on first use, with the same data,
+        BN policy and batches) by the loop engine. Returns ``{"reference":
+        "float32", "points", "max_abs_diff": {metric: d}, "max_rel_diff_loss"}``.
+        """
+        if self._reference is None:
+            X, y, bn_data = self._reference_data
+            self._reference = Landscape(
+                self.model, self.loss_fn, (X, y), subset=None, metrics=self.metrics,
+                bn=self.bn, device=self.device, dtype=torch.float32,
+                batch_size=self.batch_size, bn_data=bn_data,
+            )  # fmt: skip
+        ref = self._reference
+        idx = np.unique(np.linspace(0, grid.size - 1, min(points, grid.size)).round().astype(int))
+        with ref._lock:
+            vals = Loop(ref, PlaneOnDevice.of(target, ref.device, torch.float32)).run(
+                grid.coords[idx]
+            )
+        diff = {m: float(np.nanmax(np.abs(grid.values[m][idx] - vals[m].numpy()), initial=0))
+                for m in self.metrics}  # fmt: skip
+        ref_loss = np.abs(vals["loss"].numpy())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(grid.values["loss"][idx] - vals["loss"].numpy()) / ref_loss
+        return {
+            "reference": "float32",
+            "points": len(idx),
+            "max_abs_diff": diff,
+            "max_rel_diff_loss": float(np.nanmax(rel, initial=0)),
+        }
 
     # -------------------------------------------------------------- internals
     @contextmanager
@@ -458,6 +507,8 @@ def _provenance(ls: Landscape, target, strategy: str, timings: dict, seconds: fl
         "resolution": [grid.shape[1], grid.shape[0]],
         "nonfinite": int((~np.isfinite(grid.values["loss"][grid.done])).sum()),
     }
+    if hasattr(target, "axis_names"):  # a Plane; a Line has one axis, t
+        prov["axis_names"] = list(target.axis_names)
     info = getattr(target, "info", {}) or {}
     for key in ("seed", "normalization", "explained_variance", "a", "b"):
         if key in info:

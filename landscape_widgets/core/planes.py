@@ -93,6 +93,10 @@ class Plane:
         The named points that define the plane, in plane coordinates.
     info : dict
         How the plane was made (seed, normalisation, explained variance, ...).
+    axis_names : (str, str)
+        What the coordinates are, for the axes of maps and 3D views: the
+        weights' names for :meth:`weights`, "PC1 (90%)" for :meth:`pca`, the
+        directions for :meth:`random`, distances for :meth:`through`.
     """
 
     origin: torch.Tensor
@@ -101,6 +105,17 @@ class Plane:
     kind: str
     anchors: dict[str, tuple[float, float]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    axis_names: tuple[str, str] = ("x", "y")
+
+    @property
+    def same_units(self) -> bool:
+        """Whether a unit step along x and along y is the same distance in weight space.
+
+        True when u and v have the same length (orthonormal planes, single
+        weights): a map of the plane can then be drawn with equal aspect.
+        """
+        nu, nv = float(self.u.double().norm()), float(self.v.double().norm())
+        return abs(nu - nv) <= 1e-6 * max(nu, nv, 1e-30)
 
     @property
     def numel(self) -> int:
@@ -197,7 +212,11 @@ class Plane:
             names[1]: (float(u_norm), 0.0),
             names[2]: (float(v.double() @ u_hat), float(v_norm)),
         }
-        return cls(p1.clone(), u_hat.float(), v_hat.float(), "through", anchors, {})
+        names = (
+            f"distance along {names[1]} − {names[0]}",
+            f"distance toward {names[2]}, ⊥",
+        )
+        return cls(p1.clone(), u_hat.float(), v_hat.float(), "through", anchors, {}, names)
 
     @classmethod
     def random(
@@ -268,7 +287,10 @@ class Plane:
                 d.mul_(theta.norm() / d.norm().clamp_min(1e-12))
             dirs.append(d)
         info = {"seed": seed, "normalization": normalization, "ignore": list(ignore)}
-        return cls(theta.clone(), dirs[0], dirs[1], "random", {"center": (0.0, 0.0)}, info)
+        # Li et al.'s names for the two directions
+        how = f"{normalization}-normalised" if normalization else "raw"
+        names = (f"δ (random, {how})", f"η (random, {how})")
+        return cls(theta.clone(), dirs[0], dirs[1], "random", {"center": (0.0, 0.0)}, info, names)
 
     @classmethod
     def pca(
@@ -351,7 +373,8 @@ class Plane:
             info["paths"] = paths
         anchors = {"start": paths[0][0], "end": paths[0][-1]}
         info["origin"] = origin
-        return cls(last.float().clone(), u.float(), v.float(), "pca", anchors, info)
+        names = (f"PC1 ({var[0]:.0%})", f"PC2 ({var[1]:.0%})")
+        return cls(last.float().clone(), u.float(), v.float(), "pca", anchors, info, names)
 
     @classmethod
     def weights(
@@ -390,7 +413,11 @@ class Plane:
             "b": [b[0], _as_tuple(b[1])],
             "flat_index": flat,
         }
-        return cls(origin, u, v, "weights", anchors, info)
+        names = tuple(
+            f"{w} = {spec[0]}[{', '.join(map(str, _as_tuple(spec[1])))}]"
+            for w, spec in (("w_a", a), ("w_b", b))
+        )
+        return cls(origin, u, v, "weights", anchors, info, names)
 
 
 def _trajectory_groups(trajectory) -> list[list]:

@@ -7,9 +7,12 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["METRICS", "Scoring"]
+__all__ = ["LOW_PRECISION", "METRICS", "Scoring"]
 
 METRICS = ("loss", "accuracy")
+
+#: Evaluation dtypes whose outputs are scored in float32.
+LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
 class Scoring:
@@ -67,6 +70,8 @@ class Scoring:
         outputs belong to.
         """
         y = self.y[sl]
+        if out.dtype in LOW_PRECISION:
+            out = out.float()
         res = {}
         fn = self.loss_fn
         if self._ce_batched and out.dim() == 3:

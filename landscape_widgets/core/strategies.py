@@ -74,7 +74,7 @@ def choose(
     (a strategy was named), ``"remembered"`` (an earlier call on this
     landscape timed the same kind of plane on the same grid shape),
     ``"timed"`` (timed now), ``"only"`` (one engine could run) or ``"rule"``
-    (chosen without timing, see :func:`fastest`). Points timed now are
+    (``partial`` on one output unit's weights, chosen without timing). Points timed now are
     stored in ``grid`` and are not in ``todo_left``.
     """
     if strategy != "auto":
@@ -87,6 +87,15 @@ def choose(
             return ENGINES[name](ls, plane), dict(timings), todo, "remembered"
         except StrategyUnavailable:
             pass  # e.g. partial on a plane it cannot run: choose again
+    try:
+        partial = ENGINES["partial"](ls, plane)
+    except StrategyUnavailable:
+        partial = None
+    if partial is not None and partial.row_case is not None:
+        # it computes a strict subset of what any other engine computes (one
+        # unit and one rank-one update): nothing to time, nor to build
+        memo[key] = (partial.name, {})
+        return partial, {}, todo, "rule"
     engines = candidates(ls, plane, "auto")
     engine, timings, todo = fastest(engines, grid, todo, bar)
     how = "timed" if timings else ("only" if len(engines) == 1 else "rule")
@@ -139,11 +148,6 @@ def fastest(
     """
     if len(engines) == 1:
         return engines[0], {}, todo
-    for eng in engines:
-        if getattr(eng, "row_case", None) is not None:
-            # it computes a strict subset of what any other strategy
-            # computes (one unit and one rank-one update): no need to time
-            return eng, {}, todo
     per_point: dict[str, list[float]] = {e.name: [] for e in engines}
     pos = 0
     for _ in range(rounds):

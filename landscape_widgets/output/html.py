@@ -264,6 +264,9 @@ def _tag_non_finite(value):
             return value
         name = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
         return NON_FINITE_TAG + name
+    if isinstance(value, str) and value.startswith(NON_FINITE_TAG):
+        # the page would read it back as a number
+        raise ValueError(f"a widget's state holds the reserved string {value!r}; rename it")
     if isinstance(value, dict):
         return {k: _tag_non_finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

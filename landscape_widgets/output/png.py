@@ -110,6 +110,13 @@ def normalize(values: np.ndarray, vmin: float, vmax: float, log: bool = False) -
     return np.where(np.isfinite(v), out, np.nan)
 
 
+def spans_decades(values: np.ndarray, factor: float = 10.0) -> bool:
+    """Whether a logarithmic scale suits ``values``: every finite value is positive
+    and the largest is more than ``factor`` times the smallest."""
+    rng = finite_range(np.asarray(values, dtype=np.float64))
+    return rng is not None and rng[0] > 0 and rng[1] > factor * rng[0]
+
+
 def colorize(
     values: np.ndarray,
     name: str = "viridis",
@@ -294,14 +301,19 @@ def render_image(
     value_range: tuple[float, float] | None = None,
     lines: Sequence[tuple[Any, tuple[int, int, int]]] = (),
     squares: Mapping[str, Sequence[float]] | None = None,
+    axis_names: Sequence[str] | None = None,
 ):
     """Draw a surface as a PIL image; see :func:`render_png` for the arguments.
 
     ``value_range`` fixes the colour scale (frames of an animation share
     one); ``lines`` are ``(xy of shape (n, 2), rgb)`` polylines in plane
     coordinates and ``squares`` named points drawn as the widget draws path
-    points.
+    points. ``axis_names`` default to the surface's ``provenance["axis_names"]``,
+    else "x" and "y".
     """
+    if axis_names is None:
+        axis_names = (getattr(surface, "provenance", None) or {}).get("axis_names") or ("x", "y")
+    xname, yname = (str(n) for n in axis_names)
     width, height = (int(s) for s in size)
     if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
         raise ValueError(f"size {size} is too small, need at least {MIN_SIZE}")
@@ -349,12 +361,20 @@ def render_image(
         u = round(px(t))
         draw.line([u, y1, u, y1 + 5], fill=ink)
         draw.text((u, y1 + 7), format_tick(t), fill=ink, font=font, anchor="mt")
-    draw.text(((x0 + x1) / 2, y1 + 26), "x", fill=ink, font=font, anchor="mt")
+    draw.text(((x0 + x1) / 2, y1 + 26), xname, fill=ink, font=font, anchor="mt")
     for t in nice_ticks(ya, yb, 5):
         v = round(py(t))
         draw.line([x0 - 5, v, x0, v], fill=ink)
         draw.text((x0 - 7, v), format_tick(t), fill=ink, font=font, anchor="rm")
-    draw.text((14, (y0 + y1) / 2), "y", fill=ink, font=font, anchor="mm")
+    if yname == "y":
+        draw.text((14, (y0 + y1) / 2), yname, fill=ink, font=font, anchor="mm")
+    else:  # a long name runs up the side, as in the widget
+        box = draw.textbbox((0, 0), yname, font=font)
+        label = Image.new("L", (box[2] - box[0] + 2, box[3] - box[1] + 2), 0)
+        ImageDraw.Draw(label).text((1 - box[0], 1 - box[1]), yname, fill=255, font=font)
+        label = label.rotate(90, expand=True)
+        at = (14 - label.width // 2, int((y0 + y1) / 2 - label.height / 2))
+        im.paste(Image.new("RGB", label.size, ink), at, label)
 
     if rng is None:
         draw.text((bx0, (y0 + y1) / 2 - 8), "no finite", fill=ink, font=font, anchor="lm")
@@ -420,6 +440,8 @@ def render_png(
     size: tuple[int, int] = (640, 480),
     title: str | None = None,
     metric: str = "loss",
+    value_range: tuple[float, float] | None = None,
+    axis_names: Sequence[str] | None = None,
 ) -> Path:
     """Write a surface to a PNG: a filled colour map, colour bar and anchors.
 
@@ -440,6 +462,10 @@ def render_png(
         Drawn above the plot.
     metric : str
         ``"loss"`` or the name of one of ``surface.metrics``.
+    value_range : (lo, hi), optional
+        The values at the ends of the colour scale (default the finite range).
+    axis_names : (str, str), optional
+        Names under and beside the axes (default the surface's plane's, else x, y).
 
     Returns
     -------
@@ -454,5 +480,8 @@ def render_png(
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    render_image(surface, colormap, log, size, title, metric).save(out, format="PNG")
+    image = render_image(
+        surface, colormap, log, size, title, metric, value_range, axis_names=axis_names
+    )
+    image.save(out, format="PNG")
     return out

@@ -97,6 +97,7 @@ class CurvePlanes:
             "through",
             {"w1": (0.0, 0.0), "w2": (self.distance, 0.0)},
             {"frame": "curve training"},
+            ("distance along w2 − w1", "distance toward the bend, ⊥"),
         )
 
     def grow_window(self, coords: np.ndarray) -> list[float]:

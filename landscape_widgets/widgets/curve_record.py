@@ -40,9 +40,9 @@ class FrameRecorder:
         ``send(content, buffers)``: a custom message to the page.
     sync : callable
         ``sync(frames)``: the whole list to the widget's ``frames`` trait.
-    first_grid : callable
-        ``first_grid(surface)`` with the first frame's grid, before the page
-        gets the frame (the widget sets its colour scale from it).
+    on_grid : callable
+        ``on_grid(surface)`` with each new frame's grid, before the page gets
+        the frame (the widget widens its colour scale to it).
 
     :attr:`lock` (re-entrant) guards the list and keeps each change and the
     message that tells the page about it together.
@@ -53,12 +53,12 @@ class FrameRecorder:
         maker: FrameMaker,
         send: Callable[[dict, list], None],
         sync: Callable[[list[dict]], None],
-        first_grid: Callable[[Surface], None],
+        on_grid: Callable[[Surface], None],
     ) -> None:
         self.maker = maker
         self._send = send
         self._sync = sync
-        self._first_grid = first_grid
+        self._on_grid = on_grid
         self.lock = threading.RLock()
         self.first_plane: Plane | None = None  # theta is dragged in it before training
         self._frames: list[dict] = []
@@ -93,8 +93,8 @@ class FrameRecorder:
         """
         frame, surface, plane, window = self.maker.frame(control, resolution, step, epoch, loss)
         with self.lock:
+            self._on_grid(surface)
             if not self._records:
-                self._first_grid(surface)
                 self.first_plane = plane
             self._records.append({"control": control, "window": window})
             self._frames.append(frame)

@@ -61,8 +61,9 @@ class CurveTrainingWidget(anywidget.AnyWidget):
     profile_points : int
         Points of the loss profiles along the curve and the segment.
     color_range : (lo, hi), optional
-        A fixed colour scale for every frame; default: from the first frame
-        (its smallest loss to its 90th percentile). Set the trait to change it.
+        A fixed colour scale for every frame; default: each frame's smallest
+        loss to its 90th percentile, joined over the frames as they arrive, so
+        that no frame of the replay saturates. Setting the trait fixes it.
     log_scale, colormap, contours, title, width, height
         Initial values of the traits of the same names.
     max_frames : int
@@ -152,6 +153,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         self.every = every or max(1, round((self.total_steps - trainer.step_count) / 120))
         planes = CurvePlanes(trainer.curve, self.landscape.net, trainer.generator.initial_seed())
         self._user_range = color_range is not None
+        self._range_seen: list[float] | None = None  # the union of the frames' ranges
         if color_range is not None:
             self.color_range = [float(color_range[0]), float(color_range[1])]
 
@@ -160,7 +162,7 @@ class CurveTrainingWidget(anywidget.AnyWidget):
             FrameMaker(self._evaluation, trainer.curve, planes, profile_points, strategy),
             self.send,
             lambda frames: setattr(self, "frames", frames),
-            self._first_grid,
+            self._widen_color_range,
         )
         self._ready = threading.Event()
         self._starting = threading.Lock()  # one start() at a time (a double click, say)
@@ -394,9 +396,28 @@ class CurveTrainingWidget(anywidget.AnyWidget):
         if self._recorder.add(control, self.resolution, step, epoch, loss, self.max_frames):
             self.every *= 2  # thinned: frames half as often from now on
 
-    def _first_grid(self, surface) -> None:
-        if not self._user_range:
-            self.color_range = initial_color_range(surface.loss) or self.color_range
+    def _widen_color_range(self, surface) -> None:
+        """Each frame's smallest loss to its 90th percentile joins the scale, so no
+        frame saturates (a fixed scale from the first frame turned later ones yellow)."""
+        if self._user_range:
+            return
+        own = initial_color_range(surface.loss)
+        if own is None:
+            return
+        if self._range_seen is not None:
+            own = [min(own[0], self._range_seen[0]), max(own[1], self._range_seen[1])]
+        self._range_seen = own
+        if own != list(self.color_range):
+            self._widening = True
+            try:
+                self.color_range = own
+            finally:
+                self._widening = False
+
+    @traitlets.observe("color_range")
+    def _color_range_set(self, change: dict) -> None:
+        if not getattr(self, "_widening", False):
+            self._user_range = True  # set by hand: the frames no longer widen it
 
     def _sharpen(self, step: int, resolution: int):
         surface = self._recorder.sharpen(step, resolution)

@@ -20,10 +20,11 @@ import traitlets
 
 from ..core.planes import Plane
 from ..core.results import Profile
-from ..output.png import colormap_names, surface_arrays
+from ..output.png import colormap_names, spans_decades, surface_arrays
 from ..wire.assets import STATIC
 from ..wire.codec import Array, array_serialization, float32_array
 from ..wire.points import CheckedList, check_paths, check_points
+from .linked_scales import check_color_range, color_range_trait
 from .map_export import MapExport
 from .map_jobs import MapJobs
 from .map_points import MapPoints
@@ -65,8 +66,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         The plane to map (with a Landscape).
     resolution : int
         Grid points per axis (default 64). Pan and zoom keep it.
-    bounds : (xmin, xmax, ymin, ymax), optional
-        The first window; default ``plane.default_bounds(margin)``.
+    bounds : (xmin, xmax, ymin, ymax) or "fit", optional
+        The first window; default ``plane.default_bounds(margin)``. ``"fit"``
+        starts there and grows the window (and recomputes the grid) whenever a
+        trajectory or a start's run would leave it, so every path is seen to
+        its end; :meth:`fit_bounds` fits the window to what is drawn at any time.
     margin : float, optional
         See :meth:`Plane.default_bounds`.
     metric : str
@@ -79,8 +83,9 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         classification and 1-D regression data (default True).
     levels, strategy
         Passed to :meth:`Landscape.stream`.
-    colormap, log_scale, contours, title, width, height
-        Initial values of the traits of the same names.
+    colormap, log_scale, color_range, xlabel, ylabel, contours, title, width, height
+        Initial values of the traits of the same names; ``log_scale="auto"``
+        (default) picks log or linear for each finished grid, see the trait.
 
     Unknown keyword arguments raise TypeError, so a typo is not silently lost.
 
@@ -197,9 +202,19 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
     colormap = traitlets.Enum(
         colormap_names(), default_value="viridis", help="str: colour map name; default 'viridis'"
     ).tag(sync=True)
-    log_scale = traitlets.Bool(False, help="bool: logarithmic colour scale; default False").tag(
-        sync=True
-    )
+    log_scale = traitlets.Bool(
+        False,
+        help="bool: logarithmic colour scale; the constructor's log_scale='auto' (the default) "
+        "sets it from each finished grid: log when the finite values are positive and span "
+        "more than a factor of 10",
+    ).tag(sync=True)
+    color_range = color_range_trait("the ends of the colour scale").tag(sync=True)
+    xlabel = traitlets.Unicode(
+        "", help="str: the x axis' name; default the plane's axis_names[0] ('x' without one)"
+    ).tag(sync=True)
+    ylabel = traitlets.Unicode(
+        "", help="str: the y axis' name; default the plane's axis_names[1] ('y' without one)"
+    ).tag(sync=True)
     contours = traitlets.Int(
         10, min=0, max=50, help="int: number of contour lines (0 for none); default 10"
     ).tag(sync=True)
@@ -217,7 +232,10 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         0.0, min=0.0, max=1.0, help="float: fraction of the grid evaluated; default 0"
     ).tag(sync=True)
 
-    _KWARGS = {"colormap", "log_scale", "contours", "title", "width", "height", "layout"}
+    _KWARGS = {
+        "colormap", "log_scale", "color_range", "xlabel", "ylabel", "contours", "title",
+        "width", "height", "layout",
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -242,6 +260,13 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
                 "accepted: source, plane, resolution, bounds, margin, metric, probes, "
                 f"predictions, levels, strategy, profile_plot, {', '.join(sorted(self._KWARGS))}"
             )
+        log_scale = kwargs.pop("log_scale", "auto")
+        if log_scale != "auto" and not isinstance(log_scale, bool):
+            raise TypeError(f"log_scale must be True, False or 'auto', not {log_scale!r}")
+        self._log_auto = log_scale == "auto"
+        self._labels_given = {k for k in ("xlabel", "ylabel") if k in kwargs}
+        if log_scale is True:
+            kwargs["log_scale"] = True
         super().__init__(**kwargs)
         self.surface = None
         self.landscape = None
@@ -256,6 +281,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         self._surface_callbacks: list[Callable] = []
         self._requested: list[float] = []  # the window of the grid asked for last
         self._page_moving = False
+        self._fit = False  # bounds="fit": grow the window to what is drawn
         self.metric = metric
 
         self.on_msg(self._on_page_message)
@@ -284,7 +310,12 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             raise ValueError(f"resolution must be an int >= 2, not {resolution!r}")
         if self.metric not in ls.metrics:
             raise ValueError(_no_metric("the landscape", self.metric, ls.metrics))
-        home = [float(v) for v in (bounds if bounds is not None else plane.default_bounds(margin))]
+        self._fit = isinstance(bounds, str) and bounds == "fit"
+        if isinstance(bounds, str) and not self._fit:
+            raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) or 'fit', not {bounds!r}")
+        if self._fit or bounds is None:
+            bounds = plane.default_bounds(margin)
+        home = [float(v) for v in bounds]
         if len(home) != 4 or not (home[0] < home[1] and home[2] < home[3]):
             raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max: {home}")
         self.landscape, self.plane = ls, plane
@@ -294,6 +325,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         with self.hold_sync():
             if predictor is not None:
                 self.predictions = predictor.data_state()
+            self._name_axes(plane.axis_names)
             self.home = home
             self.view = list(home)
             self.interactive = True
@@ -367,6 +399,15 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             self.level = int(getattr(surface, "level", 0))
             self.done = bool(getattr(surface, "done", True))
             if self.landscape is None:
+                names = (getattr(surface, "provenance", None) or {}).get("axis_names")
+                self._name_axes(names or ("x", "y"))
+            if self._log_auto and self.done:
+                self._setting_auto_log = True
+                try:
+                    self.log_scale = spans_decades(grid)
+                finally:
+                    self._setting_auto_log = False
+            if self.landscape is None:
                 kept = [p for p in self.points if p["role"] != "anchor"]
                 self.points = [
                     {"name": n, "x": ax, "y": ay, "role": "anchor"}
@@ -437,7 +478,23 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             work.close()
         super().close()
 
+    def _name_axes(self, names: Sequence[str]) -> None:
+        """Name the axes after the plane, unless the caller named them."""
+        for trait, name in zip(("xlabel", "ylabel"), names, strict=True):
+            if trait not in self._labels_given:
+                setattr(self, trait, str(name))
+
     # ------------------------------------------------------------ reactions
+    @traitlets.observe("log_scale")
+    def _log_scale_set(self, change: dict) -> None:
+        # a choice from the page's check box or from Python ends the automatic one
+        if not getattr(self, "_setting_auto_log", False):
+            self._log_auto = False
+
+    @traitlets.validate("color_range")
+    def _check_color_range(self, proposal: dict) -> list:
+        return check_color_range(proposal["value"])
+
     @traitlets.observe("view")
     def _view_changed(self, change: dict) -> None:
         new = change["new"]
@@ -512,6 +569,8 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         # on the points thread, as the profile is computed
         self.profiles[name] = profile
         if self.profile_plot is not None:
-            self.profile_plot.set_profile(name, profile)
+            # the path's colour on the map, so a run has one colour everywhere
+            color = next((p["color"] for p in self.paths if p["name"] == name), None)
+            self.profile_plot.set_profile(name, profile, color=color)
         for callback in list(self._profile_callbacks):
             callback(name, profile)

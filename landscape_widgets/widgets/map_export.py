@@ -53,6 +53,8 @@ class MapExport:
             size=size or (self.width, self.height),
             title=self.title or None,
             metric=self.metric,
+            value_range=tuple(self.color_range) if self.color_range else None,
+            axis_names=(self.xlabel or "x", self.ylabel or "y"),
         )
 
     def save_html(self, path: Any, title: str | None = None) -> Path:

@@ -95,6 +95,47 @@ class MapTrajectories:
             else:
                 self.overlays = [*self.overlays, entry]
 
+    def fit_bounds(self, margin: float = 0.06) -> list[float]:
+        """Fit the window to every point, path and overlay drawn, end points included.
+
+        ``margin`` is the fraction of the content's extent added on each side.
+        A live map recomputes its grid there, and the reset button returns
+        there. Returns the window.
+        """
+        box = self._content_box()
+        if box is None:
+            return list(self.view or self.home)
+        window = _padded(box, margin)
+        with self.send_lock:
+            self.home = window
+            self.view = window  # a live map refreshes on a new view
+        return window
+
+    def _content_box(self) -> list[float] | None:
+        """[xmin, xmax, ymin, ymax] of the finite points and overlay vertices; None if none."""
+        xy = [np.array([[p["x"], p["y"]] for p in self.points], dtype=np.float64).reshape(-1, 2)]
+        xy += [np.asarray(o["xy"], dtype=np.float64).reshape(-1, 2) for o in self.overlays]
+        pts = np.concatenate(xy)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        if not len(pts):
+            return None
+        return [pts[:, 0].min(), pts[:, 0].max(), pts[:, 1].min(), pts[:, 1].max()]
+
+    def _grow_to_fit(self) -> None:
+        """With bounds="fit": widen the window when something drawn lies outside it."""
+        box = self._content_box()
+        home = list(self.home)
+        if box is None or len(home) != 4:
+            return
+        inside = home[0] <= box[0] and box[1] <= home[1] and home[2] <= box[2] and box[3] <= home[3]
+        if inside:
+            return
+        grown = _padded(box, 0.06)
+        window = [min(home[0], grown[0]), max(home[1], grown[1]),
+                  min(home[2], grown[2]), max(home[3], grown[3])]  # fmt: skip
+        self.home = window
+        self.view = window
+
     def remove_overlay(self, name: str) -> None:
         """Remove an overlay (a trajectory too: it leaves ``trajectories``)."""
         with self.send_lock:
@@ -213,7 +254,17 @@ class MapTrajectories:
         self.trajectories[name] = path
         text = overlay_label(text, path, float(self.plane.origin.norm()))
         self.set_overlay(name, path.xy, color=color, label=text, steps=path.steps)
+        if self._fit:
+            self._grow_to_fit()
         return path
+
+
+def _padded(box: list[float], margin: float) -> list[float]:
+    """``box`` widened by ``margin`` of its extent on each side (a point gets a unit square)."""
+    x0, x1, y0, y1 = (float(v) for v in box)
+    span = max(x1 - x0, y1 - y0)
+    pad = margin * span if span > 0 else 0.5
+    return [x0 - pad, x1 + pad, y0 - pad, y1 + pad]
 
 
 #: ``draw(name, trajectory, path, color=..., label=...)``: puts a run on the map.

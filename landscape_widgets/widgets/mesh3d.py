@@ -172,13 +172,20 @@ def box_edges(half: tuple[float, float]) -> np.ndarray:
     return corners[_BOX_EDGES.ravel()].astype(np.float32)
 
 
-def scene_heights(grid: np.ndarray, log: bool) -> np.ndarray:
+def scene_heights(
+    grid: np.ndarray, log: bool, value_range: tuple[float, float] | None = None
+) -> np.ndarray:
     """Heights (ny, nx) in ``[0, HEIGHT]``, normalised as the colours are; NaN/inf
-    cells at the largest finite height, and all zero without a finite value."""
-    rng = finite_range(grid)
+    cells at the largest finite height, and all zero without a finite value.
+
+    ``value_range`` fixes the values at the bottom and top of the box (values
+    beyond clamp), so that views of several surfaces compare; default the
+    grid's own finite range.
+    """
+    rng = finite_range(grid) if value_range is None else tuple(map(float, value_range))
     if rng is None:
         return np.zeros(grid.shape, dtype=np.float64)
-    z = normalize(grid, rng[0], rng[1], log) * HEIGHT
+    z = np.clip(normalize(grid, rng[0], rng[1], log), 0.0, 1.0) * HEIGHT
     finite = np.isfinite(z)
     top = float(z[finite].max()) if finite.any() else 0.0
     return np.where(finite, z, top)

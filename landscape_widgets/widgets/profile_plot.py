@@ -268,6 +268,7 @@ class ProfilePlot(bq.Figure):
         profile_or_t: Any,
         loss: Any = None,
         accuracy: Any = None,
+        color: str | None = None,
     ) -> None:
         """Show a profile under ``name``, replacing the one of that name if any.
 
@@ -281,6 +282,10 @@ class ProfilePlot(bq.Figure):
             ``loss`` is given.
         loss, accuracy : array_like, optional
             With ``t``: the values along the path (same length as ``t``).
+        color : str, optional
+            CSS colour of the line, e.g. the path's colour on its map (the
+            map passes it); default the profile's colour so far, or the next
+            free one of the palette.
 
         Examples
         --------
@@ -294,10 +299,14 @@ class ProfilePlot(bq.Figure):
         label = self._label(name, b, n_bad, n_nonpos)
         bx, by = self._marker(t, b, t_peak, level, peak) if self._show_barriers else (None, None)
 
+        if color is not None and not isinstance(color, str):
+            raise TypeError(f"color must be a CSS colour string, not {color!r}")
         lines = self._lines.get(name)
         if lines is None:
-            self._add(name, t, shown, label, bx, by, acc)
+            self._add(name, t, shown, label, bx, by, acc, color)
         else:
+            if color is not None and color != self._colors[name]:
+                self._recolor(name, color)
             barrier = self._barrier_marks[name]
             acc_lines = self._accuracy_lines.get(name)
             touched = [lines, barrier] + ([acc_lines] if acc_lines is not None else [])
@@ -376,7 +385,10 @@ class ProfilePlot(bq.Figure):
             self.legend_style = style
 
     def _label(self, name: str, b: float, n_bad: int, n_nonpos: int) -> str:
-        notes = [f"barrier {format_barrier(b)}"] if self._show_barriers else []
+        notes = []
+        if self._show_barriers:
+            # a path through one basin has no barrier; "barrier 0.000" reads as a measured one
+            notes.append(f"barrier {format_barrier(b)}" if b != 0 else "no barrier")
         if n_bad:
             notes.append(f"{n_bad} NaN/inf not drawn")
         if n_nonpos:
@@ -405,8 +417,14 @@ class ProfilePlot(bq.Figure):
             display_legend=False,
         )
 
-    def _add(self, name, t, shown, label, bx, by, acc) -> None:
-        color = next_color(self._colors.values())
+    def _recolor(self, name: str, color: str) -> None:
+        self._colors[name] = color
+        for table in (self._lines, self._barrier_marks, self._accuracy_lines):
+            if name in table:
+                table[name].colors = [color]
+
+    def _add(self, name, t, shown, label, bx, by, acc, color=None) -> None:
+        color = color or next_color(self._colors.values())
         self._colors[name] = color
         scales = {"x": self.x_scale, "y": self.y_scale}
         self._lines[name] = bq.Lines(

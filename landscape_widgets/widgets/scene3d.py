@@ -134,12 +134,14 @@ class BoxFrame:
         x_ends: tuple[float, float] | None = None,
         y_ends: tuple[float, float] | None = None,
         value_range: tuple[float, float] | None = None,
+        axis_names: tuple[str, str] = ("x", "y"),
     ) -> None:
-        """Size the box to half-sides ``half``; label the height ``name`` and each
-        axis with its end values (none where not given: no data yet)."""
+        """Size the box to half-sides ``half``; label the height ``name``, the
+        plane's axes ``axis_names``, and each axis with its end values (none
+        where not given: no data yet)."""
         hx, hy = half
         self.position.array = box_edges(half)
-        texts = {"x": "x", "y": "y", "z": name}
+        texts = {"x": axis_names[0], "y": axis_names[1], "z": name}
         for axis, ends in (("x", x_ends), ("y", y_ends), ("z", value_range)):
             lo, hi = ("", "") if ends is None else (format_tick(ends[0]), format_tick(ends[1]))
             texts[f"{axis}0"], texts[f"{axis}1"] = lo, hi

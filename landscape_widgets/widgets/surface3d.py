@@ -17,6 +17,7 @@ heights, so they lie on the drawn terrain (lifted by ``LINE_LIFT``).
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets
@@ -31,17 +32,19 @@ from ..output.png import (
     format_tick,
     lookup_table,
     masked_color,
+    spans_decades,
     surface_arrays,
 )
 from ..wire.points import CheckedList, bezier, check_paths, check_points, encode_steps
+from .linked_scales import check_color_range, color_range_trait
 from .mesh3d import HALF_SPAN, Terrain, box_half, scene_heights
 from .scene3d import INK, SurfaceScene
 
 #: Samples of a Bezier path.
 BEZIER_SAMPLES = 65  # t = k / 64
 _OVERLAY_COLORS = ("#000000", "#4363d8", "#ffffff", "#3cb44b", "#911eb4", "#f58231")
-_ACCEPTED = ("surface", "metric", "colormap", "log_height", "width", "height", "title",
-             "points", "paths", "layout")  # fmt: skip
+_ACCEPTED = ("surface", "metric", "colormap", "log_height", "color_range", "xlabel", "ylabel",
+             "width", "height", "title", "points", "paths", "layout")  # fmt: skip
 
 
 def with_anchors(points: list[dict], anchors: dict[str, tuple[float, float]]) -> list[dict]:
@@ -71,14 +74,22 @@ def _css(rgb) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
 
 
-def legend_html(title: str, metric: str, grid: np.ndarray | None, colormap: str, log: bool) -> str:
-    """The line above the view: title, the colour bar with the metric's range and
-    scale, and how many NaN/inf cells ``grid`` has (None: no data yet)."""
+def legend_html(
+    title: str,
+    metric: str,
+    grid: np.ndarray | None,
+    colormap: str,
+    log: bool,
+    value_range: tuple[float, float] | None = None,
+) -> str:
+    """The line above the view: title, the colour bar with the metric's range
+    (``value_range`` when fixed) and scale, and how many NaN/inf cells ``grid``
+    has (None: no data yet)."""
     parts = [f"<b>{html.escape(title)}</b>"] if title else []
     if grid is None:
         parts.append("<span>no data</span>")
     else:
-        rng = finite_range(grid)
+        rng = finite_range(grid) if value_range is None else value_range
         if rng is None:
             parts.append("<span>no finite values</span>")
         else:
@@ -148,7 +159,19 @@ class SurfaceWidget(ipywidgets.VBox):
         colormap_names(), default_value="viridis", help="str: colour map name; default 'viridis'"
     )
     log_height = traitlets.Bool(
-        False, help="bool: logarithmic height and colour scale; default False"
+        False,
+        help="bool: logarithmic height and colour scale; the constructor's log_height='auto' "
+        "(the default) sets it from each surface shown: log when its finite values are "
+        "positive and span more than a factor of 10",
+    )
+    color_range = color_range_trait(
+        "the bottom and top of the box and at the ends of the colour scale"
+    )
+    xlabel = traitlets.Unicode(
+        "", help="str: the x axis' name; default the surface's plane axis names, else 'x'"
+    )
+    ylabel = traitlets.Unicode(
+        "", help="str: the y axis' name; default the surface's plane axis names, else 'y'"
     )
     width = traitlets.Int(480, min=160, help="int: canvas width in CSS pixels; default 480")
     height = traitlets.Int(400, min=120, help="int: canvas height in CSS pixels; default 400")
@@ -173,7 +196,10 @@ class SurfaceWidget(ipywidgets.VBox):
         *,
         metric: str = "loss",
         colormap: str = "viridis",
-        log_height: bool = False,
+        log_height: bool | str = "auto",
+        color_range: Sequence[float] | None = None,
+        xlabel: str | None = None,
+        ylabel: str | None = None,
         width: int = 480,
         height: int = 400,
         title: str = "",
@@ -187,7 +213,15 @@ class SurfaceWidget(ipywidgets.VBox):
                 f"SurfaceWidget() got unexpected keyword argument(s) "
                 f"{', '.join(sorted(unknown))}; accepted: {', '.join(_ACCEPTED)}"
             )
+        if log_height != "auto" and not isinstance(log_height, bool):
+            raise TypeError(f"log_height must be True, False or 'auto', not {log_height!r}")
         super().__init__(**({"layout": layout} if layout is not None else {}))
+        self._log_auto = log_height == "auto"
+        self._showing = False  # show() redraws once, after setting the scale
+        self._show_callbacks: list = []
+        self._labels_given = {
+            k for k, v in (("xlabel", xlabel), ("ylabel", ylabel)) if v is not None
+        }
         self.surface = None
         self.metric = metric
         self._grid: np.ndarray | None = None  # float32 (ny, nx), NaN/inf kept
@@ -201,7 +235,12 @@ class SurfaceWidget(ipywidgets.VBox):
         self._legend = ipywidgets.HTML(layout=ipywidgets.Layout(width=f"{width}px"))
         self.children = [self._legend, self._view.renderer]
         self.add_class("lw-surface3d")
-        self.colormap, self.log_height, self.title = colormap, log_height, title
+        self.colormap, self.title = colormap, title
+        if log_height is True:
+            self.log_height = True
+        self.xlabel, self.ylabel = xlabel or "x", ylabel or "y"
+        if color_range is not None:
+            self.color_range = list(color_range)
         self.width, self.height = width, height
         self._layout_frame()
         if surface is not None:
@@ -236,6 +275,18 @@ class SurfaceWidget(ipywidgets.VBox):
         return self._view.surface.geometry
 
     @property
+    def grid(self) -> np.ndarray | None:
+        """A copy of the values drawn (float32, (ny, nx)); None before the first surface."""
+        return None if self._grid is None else self._grid.copy()
+
+    def on_show(self, callback, remove: bool = False) -> None:
+        """Call ``callback(surface)`` after each :meth:`show` (``remove=True`` forgets it)."""
+        if remove:
+            self._show_callbacks.remove(callback)
+        elif callback not in self._show_callbacks:
+            self._show_callbacks.append(callback)
+
+    @property
     def nonfinite_count(self) -> int:
         """How many cells of the shown grid are NaN or inf."""
         return 0 if self._grid is None else int(np.count_nonzero(~np.isfinite(self._grid)))
@@ -267,6 +318,16 @@ class SurfaceWidget(ipywidgets.VBox):
         old_shape = None if self._grid is None else self._grid.shape
         self.surface, self.metric = surface, metric
         self._x, self._y, self._grid = x, y, grid
+        names = (getattr(surface, "provenance", None) or {}).get("axis_names") or ("x", "y")
+        for trait, name in zip(("xlabel", "ylabel"), names, strict=True):
+            if trait not in self._labels_given:
+                self.set_trait(trait, str(name))
+        if self._log_auto:
+            self._showing = True
+            try:
+                self.log_height = spans_decades(grid)
+            finally:
+                self._showing = False
         half = box_half(x, y)
         with self._view.renderer.hold():
             if old_shape is None or half != self._half:
@@ -281,9 +342,11 @@ class SurfaceWidget(ipywidgets.VBox):
             else:
                 self._drape_all()
         self._update_legend()
+        for callback in list(self._show_callbacks):
+            callback(surface)
 
     def _update_geometry(self, reshape: bool) -> None:
-        heights = scene_heights(self._grid, self.log_height)
+        heights = scene_heights(self._grid, self.log_height, self._value_range())
         self._terrain = Terrain(self._x, self._y, heights, self._half)
         positions, normals = self._terrain.vertices()
         shape = self._grid.shape if reshape else None
@@ -291,17 +354,22 @@ class SurfaceWidget(ipywidgets.VBox):
         self._layout_frame()
 
     def _vertex_colors(self) -> np.ndarray:
-        rgb = colorize(self._grid, self.colormap, self.log_height)
+        rgb = colorize(self._grid, self.colormap, self.log_height, self._value_range())
         return (rgb.reshape(-1, 3).astype(np.float32) / np.float32(255.0)).astype(np.float32)
 
     def _layout_frame(self) -> None:
         name = self.metric + (" (log)" if self.log_height else "")
+        names = (self.xlabel, self.ylabel)
         if self._x is None:
-            self._view.frame.layout(self._half, name)
+            self._view.frame.layout(self._half, name, axis_names=names)
         else:
             x_ends = (float(self._x[0]), float(self._x[-1]))
             y_ends = (float(self._y[0]), float(self._y[-1]))
-            self._view.frame.layout(self._half, name, x_ends, y_ends, finite_range(self._grid))
+            rng = self._value_range() or finite_range(self._grid)
+            self._view.frame.layout(self._half, name, x_ends, y_ends, rng, names)
+
+    def _value_range(self) -> tuple[float, float] | None:
+        return tuple(self.color_range) if self.color_range else None
 
     def _drape_all(self) -> None:
         """Put the markers, paths and overlays on the current terrain."""
@@ -311,7 +379,7 @@ class SurfaceWidget(ipywidgets.VBox):
 
     def _update_legend(self) -> None:
         self._legend.value = legend_html(
-            self.title, self.metric, self._grid, self.colormap, self.log_height
+            self.title, self.metric, self._grid, self.colormap, self.log_height, self._value_range()
         )
 
     # ------------------------------------------------------------------
@@ -349,13 +417,25 @@ class SurfaceWidget(ipywidgets.VBox):
             self._view.surface.color.array = self._vertex_colors()
         self._update_legend()
 
-    @traitlets.observe("log_height")
-    def _on_log_height(self, change: dict) -> None:
+    @traitlets.observe("log_height", "color_range")
+    def _on_scale(self, change: dict) -> None:
+        if self._showing:
+            return  # show() chose the scale and draws with it
+        if change["name"] == "log_height":
+            self._log_auto = False  # set by hand: the automatic choice ends
         if self._grid is not None:
             with self._view.renderer.hold():
                 self._update_geometry(reshape=False)
                 self._drape_all()
         self._update_legend()
+
+    @traitlets.validate("color_range")
+    def _check_color_range(self, proposal: dict) -> list:
+        return check_color_range(proposal["value"])
+
+    @traitlets.observe("xlabel", "ylabel")
+    def _on_axis_names(self, change: dict) -> None:
+        self._layout_frame()
 
     @traitlets.observe("width", "height")
     def _on_size(self, change: dict) -> None:

@@ -42,6 +42,9 @@ export function readMapState(model, local) {
     playerStep: local.playerStep,
     colormap: model.get("colormap"),
     log: model.get("log_scale"),
+    range: colorRange(model.get("color_range")),
+    xlabel: model.get("xlabel") || "x",
+    ylabel: model.get("ylabel") || "y",
     contours: model.get("contours"),
     title: model.get("title"),
     width: model.get("width"),
@@ -50,6 +53,20 @@ export function readMapState(model, local) {
     progress: model.get("progress"),
     dragging: local.dragging,
   };
+}
+
+/** The `color_range` trait ([lo, hi] or []) as draw.js's fixed range, or null. */
+export function colorRange(pair) {
+  return pair && pair.length === 2 ? { min: pair[0], max: pair[1] } : null;
+}
+
+/**
+ * An axis name short enough for the read-out: "w_a" of "w_a = 5.weight[5, 250]",
+ * "PC1" of "PC1 (90%)"; `fallback` for none or a long one.
+ */
+export function shortName(label, fallback) {
+  const head = (label || "").split(/ = | \(/)[0].trim();
+  return head && head.length <= 12 ? head : fallback;
 }
 
 /** "name value", accuracy as a percentage. */
@@ -72,7 +89,9 @@ export function readout(state, drawn, hover, u, v) {
   if (u < box.x0 || u >= box.x1 || v < box.y0 || v >= box.y1) return "";
   const x = tf.fx(u);
   const y = tf.fy(v);
-  let text = `x = ${x.toPrecision(3)}, y = ${y.toPrecision(3)}`;
+  const xs = shortName(state.xlabel, "x");
+  const ys = shortName(state.ylabel, "y");
+  let text = `${xs} = ${x.toPrecision(3)}, ${ys} = ${y.toPrecision(3)}`;
   const [ny, nx] = state.grid.shape;
   if (nx && ny) {
     const [xa, xb, ya, yb] = gridExtent(state);

@@ -1,0 +1,223 @@
+"""Comparable pictures: a shared colour range, a log scale chosen from the data, and axes
+named after the plane, in the map and the 3D view."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscape_widgets import (
+    Landscape,
+    LandscapeWidget,
+    Plane,
+    Surface,
+    SurfaceWidget,
+    link_color_range,
+    models,
+)
+from landscape_widgets.widgets.mesh3d import HEIGHT
+
+
+def surface(scale=1.0, offset=0.5, axis_names=None):
+    x, y = np.linspace(-1, 1, 7), np.linspace(-1, 1, 5)
+    loss = offset + scale * np.add.outer(y**2, x**2)
+    prov = {"axis_names": list(axis_names)} if axis_names else {}
+    return Surface(x, y, loss, provenance=prov)
+
+
+def toy_landscape():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+    X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    return net, Landscape(net, nn.CrossEntropyLoss(), (X, y))
+
+
+def heights(view):
+    return np.asarray(view.geometry.attributes["position"].array).reshape(-1, 3)[:, 2]
+
+
+# ------------------------------------------------------------------ log scale
+
+
+def test_auto_log_scale_follows_the_span_of_the_values():
+    wide = surface(scale=10.0, offset=0.02)  # 0.02 .. 20.02: three decades
+    narrow = surface(scale=1.0, offset=0.5)  # 0.5 .. 2.5
+    assert LandscapeWidget(wide).log_scale is True
+    assert LandscapeWidget(narrow).log_scale is False
+    assert SurfaceWidget(wide).log_height is True
+    assert SurfaceWidget(narrow).log_height is False
+    # non-positive values have no log scale, however wide
+    assert LandscapeWidget(surface(scale=10.0, offset=-1.0)).log_scale is False
+    # the automatic choice follows each surface shown, until someone chooses
+    m = LandscapeWidget(narrow)
+    m.show(wide)
+    assert m.log_scale is True
+    m.log_scale = False
+    m.show(wide)
+    assert m.log_scale is False
+    v = SurfaceWidget(narrow)
+    v.show(wide)
+    assert v.log_height is True
+    v.log_height = False
+    v.show(wide)
+    assert v.log_height is False
+    # an explicit choice is kept from the start
+    assert LandscapeWidget(wide, log_scale=False).log_scale is False
+    assert SurfaceWidget(narrow, log_height=True).log_height is True
+    with pytest.raises(TypeError, match="log_scale"):
+        LandscapeWidget(wide, log_scale="yes")
+
+
+# ------------------------------------------------------------------ colour range
+
+
+def test_color_range_is_checked_and_fixes_the_3d_heights():
+    m = LandscapeWidget(surface())
+    m.color_range = [0.0, 3.0]
+    assert m.color_range == [0.0, 3.0]
+    for bad in ([1.0, 0.0], [0.0, float("nan")], [1.0, 2.0, 3.0]):
+        with pytest.raises(Exception, match="color_range|items"):
+            m.color_range = bad
+    # the same values at the same heights in two views of one range, whatever each spans
+    low, high = surface(offset=0.5), surface(offset=1.5)
+    a = SurfaceWidget(low, color_range=(0.5, 3.5), log_height=False)
+    b = SurfaceWidget(high, color_range=(0.5, 3.5), log_height=False)
+    expected_a = (low.loss.ravel() - 0.5) / 3.0 * HEIGHT
+    np.testing.assert_allclose(heights(a), expected_a, atol=1e-5)
+    np.testing.assert_allclose(heights(b), expected_a + 1.0 / 3.0 * HEIGHT, atol=1e-5)
+    # values beyond the range clamp to the box
+    c = SurfaceWidget(high, color_range=(0.0, 2.0), log_height=False)
+    assert heights(c).max() == pytest.approx(HEIGHT)
+    assert heights(c).min() == pytest.approx(0.75 * HEIGHT, abs=1e-5)
+
+
+def test_linked_maps_and_views_share_the_union_of_their_ranges():
+    small, large = surface(scale=1.0, offset=0.5), surface(scale=4.0, offset=0.1)
+    maps = [LandscapeWidget(small), LandscapeWidget(large)]
+    view = SurfaceWidget(small)
+    link = link_color_range(*maps, view)
+    union = [0.1, 0.1 + 4.0 * 2.0]
+    assert link.range == pytest.approx(union)
+    for w in (*maps, view):
+        assert w.color_range == pytest.approx(union)
+    # a new grid in one widget moves the shared range
+    maps[0].show(surface(scale=1.0, offset=9.0))
+    assert link.range == pytest.approx([0.1, 11.0])
+    view.show(surface(scale=1.0, offset=0.01))
+    assert link.range == pytest.approx([0.01, 11.0])
+    assert maps[1].color_range == pytest.approx([0.01, 11.0])
+    link.unlink()
+    maps[0].show(surface(scale=1.0, offset=20.0))
+    assert maps[0].color_range == [] and link.range == pytest.approx([0.01, 11.0])
+    # a bounded quantity keeps its natural range
+    fixed = link_color_range(LandscapeWidget(surface()), value_range=(0, 1))
+    assert fixed.widgets[0].color_range == [0.0, 1.0]
+    with pytest.raises(TypeError, match="link_color_range"):
+        link_color_range(maps[0], "a map")
+
+
+def test_a_live_map_keeps_the_link_as_its_grids_stream(one_thread):
+    net, ls = toy_landscape()
+    plane = Plane.random(net, seed=0)
+    live = LandscapeWidget(ls, plane, resolution=12, probes=[], predictions=False)
+    fixed = LandscapeWidget(surface(offset=0.01, scale=0.1))
+    link = link_color_range(live, fixed)
+    live.wait(60)
+    lo = min(np.nanmin(live.grid), 0.01)
+    hi = max(np.nanmax(live.grid), 0.01 + 0.2)
+    assert link.range == pytest.approx([lo, hi], rel=1e-6)
+    assert live.color_range == fixed.color_range
+    live.close()
+
+
+# ------------------------------------------------------------------ axis names
+
+
+def test_planes_name_their_axes_and_the_widgets_show_the_names():
+    torch.manual_seed(0)
+    net = models.teaching_mlp()
+    w = Plane.weights(net, ("5.weight", (5, 250)), ("5.weight", (5, 251)))
+    assert w.axis_names == ("w_a = 5.weight[5, 250]", "w_b = 5.weight[5, 251]")
+    assert Plane.random(net, seed=0).axis_names[0].startswith("δ")
+    a, b, c = (torch.randn(20) for _ in range(3))
+    assert Plane.through(a, b, c, names=("A", "B", "C")).axis_names == (
+        "distance along B − A",
+        "distance toward C, ⊥",
+    )
+    pca = Plane.pca(torch.randn(6, 20).cumsum(0))
+    ev = pca.info["explained_variance"]
+    assert pca.axis_names == (f"PC1 ({ev[0]:.0%})", f"PC2 ({ev[1]:.0%})")
+
+    X, y = torch.rand(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y), subset=None)
+    live = LandscapeWidget(ls, w, resolution=4, probes=[], predictions=False)
+    assert (live.xlabel, live.ylabel) == w.axis_names
+    live.wait(60)
+    # the names travel with the surface: a fixed map and a 3D view of it show them
+    surf = live.surface
+    assert surf.provenance["axis_names"] == list(w.axis_names)
+    assert (LandscapeWidget(surf).xlabel, SurfaceWidget(surf).ylabel) == w.axis_names
+    view = SurfaceWidget(surf)
+    label_texts = {k: lab.material.map.string for k, lab in view._view.frame.labels.items()}
+    assert label_texts["x"] == w.axis_names[0] and label_texts["y"] == w.axis_names[1]
+    # given names win, and a surface without names gets x and y
+    named = LandscapeWidget(surf, xlabel="first", ylabel="second")
+    assert (named.xlabel, named.ylabel) == ("first", "second")
+    plain = dataclasses.replace(surf, provenance={})
+    assert (LandscapeWidget(plain).xlabel, SurfaceWidget(plain).ylabel) == ("x", "y")
+    live.close()
+
+
+# ------------------------------------------------------------------ fitted window
+
+
+def test_fit_grows_the_window_to_every_path_end_included(one_thread):
+    from landscape_widgets import Trajectory
+
+    net, ls = toy_landscape()
+    plane = Plane.random(net, seed=0)
+    # a run that ends far beyond the first window, up and to the right
+    ends = torch.linspace(0, 1, 6)[:, None] * torch.tensor([3.0, 5.0])
+    weights = torch.stack([plane.point(float(a), float(b)) for a, b in ends])
+    run = Trajectory(weights=weights, losses=np.zeros(5), steps=np.arange(6), label="far")
+    fit = LandscapeWidget(ls, plane, resolution=8, bounds="fit", probes=[], predictions=False)
+    first = list(fit.home)
+    assert first == pytest.approx(list(plane.default_bounds()))
+    path = fit.add_trajectory(run)
+    x0, x1, y0, y1 = fit.home
+    assert x0 <= path.xy[:, 0].min() and path.xy[:, 0].max() < x1
+    assert y0 <= path.xy[:, 1].min() and path.xy[:, 1].max() < y1
+    assert x1 > first[1] and y1 > first[3] and fit.view == fit.home
+    fit.wait(60)
+    assert fit.x_range[1] >= path.xy[:, 0].max()  # the grid was recomputed there
+    # a fixed window stays, and fit_bounds() fits it on demand, points included
+    fixed = LandscapeWidget(ls, plane, resolution=8, probes={"p": (-4.0, 0.0)}, predictions=False)
+    before = list(fixed.home)
+    fixed.add_trajectory(run)
+    assert fixed.home == before
+    window = fixed.fit_bounds()
+    assert window[0] < -4.0 and window[1] > path.xy[:, 0].max() and window[3] > 5.0
+    with pytest.raises(ValueError, match="fit"):
+        LandscapeWidget(ls, plane, bounds="tight")
+    for w in (fit, fixed):
+        w.close()
+
+
+def test_a_path_has_the_same_colour_on_the_map_and_in_its_profile(one_thread):
+    from landscape_widgets import ProfilePlot
+
+    net, ls = toy_landscape()
+    plot = ProfilePlot()
+    m = LandscapeWidget(ls, Plane.random(net, seed=0), resolution=6, probes=[],
+                        predictions=False, profile_plot=plot)  # fmt: skip
+    m.add_segment("first", (-0.5, 0.0), (0.5, 0.0))
+    m.add_segment("second", (0.0, -0.5), (0.0, 0.5), color="#00aa55")
+    m.wait(60)
+    for path in m.paths:
+        assert plot.lines[path["name"]].colors == [path["color"]]
+    assert plot.lines["second"].colors == ["#00aa55"]
+    m.close()
