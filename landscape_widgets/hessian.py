@@ -367,5 +367,7 @@ def eigen_ratio_grid(
             "method": "Lanczos (scipy.sparse.linalg.eigsh, which='BE', k=2)",
             "tol": tol,
             "hvp_count": products,
+            "axis_names": list(plane.axis_names),
+            "same_units": bool(plane.same_units),
         },
     )

@@ -5,6 +5,14 @@ Small, readable networks whose initialisation is a pure function of
 toy MLP for 2-D classification, a small CNN, and the CIFAR ResNets of He et
 al. 2016 with switches for the skip connections and BatchNorm, the pair that
 Li et al. 2018 compare to show how skips keep the loss surface smooth.
+
+For the two-weight pictures as a numpy article draws them, :func:`normal_init`
+redraws a network's weights as numpy does and :class:`SumSquaredError` is its
+cost: the article's network in three lines is ::
+
+    net = normal_init(teaching_mlp(output_activation=True), seed=135)
+    cost = SumSquaredError()  # on one_hot(y, 10) targets, pixels / 255
+    half = SumSquaredError(0.5)  # its descent's gradient (lr 10)
 """
 
 from __future__ import annotations
@@ -12,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core.losses import SumSquaredError
+
 __all__ = [
     "teaching_mlp",
+    "normal_init",
+    "SumSquaredError",
     "small_mlp",
     "small_cnn",
     "ResNetConfig",
@@ -120,6 +133,56 @@ def teaching_mlp(
     torch.Size([4, 10])
     """
     return _mlp(widths, activation, bias, output_activation)
+
+
+def normal_init(net: nn.Module, seed: int, std: float = 1.0) -> nn.Module:
+    """Redraw every parameter of ``net`` from numpy's normal generator seeded with ``seed``.
+
+    The parameters are filled in ``net.parameters()`` order, each with
+    ``std * RandomState(seed).standard_normal(shape)`` drawn in turn from one
+    generator: the numbers ``np.random.seed(seed)`` followed by one
+    ``np.random.randn(*shape)`` per matrix gives, so a network initialised in
+    numpy can be rebuilt exactly (numpy's global state is left alone). The
+    shape is torch's ``(out, in)`` for a Linear weight, numpy's usual
+    ``(next layer, previous layer)``.
+
+    The two-weight MNIST article (Habr; see ``FIGURES.md``, HB-*) initialises
+    its 784-50-500-10 network this way with seed 135, unscaled, drawing the
+    matrices in the order 50x784, 500x50, 10x500: that is
+    ``normal_init(teaching_mlp(output_activation=True), 135)``.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Changed in place (and returned).
+    seed : int
+        Seed of ``numpy.random.RandomState``.
+    std : float
+        Scale of the draws (1: standard normal).
+
+    Returns
+    -------
+    nn.Module
+        ``net``.
+
+    Examples
+    --------
+    >>> net = normal_init(teaching_mlp(widths=(3, 2)), seed=135)
+    >>> np.allclose(net[1].weight.detach().numpy(), np.random.RandomState(135).randn(2, 3))
+    True
+    """
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be an nn.Module, not {type(net).__name__}")
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    if not np.isfinite(std) or std < 0:
+        raise ValueError(f"std must be a finite number >= 0, got {std!r}")
+    rng = np.random.RandomState(int(seed))
+    with torch.no_grad():
+        for p in net.parameters():
+            draws = std * rng.standard_normal(tuple(p.shape))
+            p.copy_(torch.from_numpy(draws))  # float64 draws, rounded to p's dtype
+    return net
 
 
 def small_mlp(

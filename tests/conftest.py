@@ -160,11 +160,31 @@ def make_surface():
 # --------------------------------------------------------------------------
 # Jupyter: a kernel spec for this interpreter in an isolated Jupyter path.
 
+# Notebooks whose pictures need the real MNIST images run on a kernel whose
+# environment has LW_DATA pointing at them; the others keep to their built-in
+# data (mode_connectivity.ipynb would train CNNs on MNIST for minutes).
+MNIST_NOTEBOOKS = {"two_weights.ipynb"}
+MNIST_KERNEL = "python3-mnist"
+
+
+def mnist_data() -> Path | None:
+    """The folder holding MNIST/raw/: $LW_DATA, else the shared copy beside the repository."""
+    for root in (os.environ.get("LW_DATA"), ROOT.parent / "shared" / "data"):
+        if root and (Path(root) / "MNIST" / "raw").is_dir():
+            return Path(root).resolve()
+    return None
+
+
+def kernel_for(notebook: str | Path) -> str:
+    """The kernel spec a notebook of notebooks/ runs on in the tests."""
+    return MNIST_KERNEL if Path(notebook).name in MNIST_NOTEBOOKS else "python3"
+
 
 @pytest.fixture(scope="session")
 def jupyter_env(tmp_path_factory):
     """Point Jupyter at temporary folders and a ``python3`` kernel running this
-    interpreter (the venv), whatever kernels the machine has installed.
+    interpreter (the venv), whatever kernels the machine has installed, plus
+    ``python3-mnist``, the same with ``LW_DATA`` set (see :func:`kernel_for`).
 
     Yields the environment (a dict) that child processes should use.
     """
@@ -178,6 +198,12 @@ def jupyter_env(tmp_path_factory):
         "metadata": {"debugger": True},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    # the same kernel with LW_DATA, for the notebooks that need the real MNIST images
+    data = mnist_data()
+    spec = {**spec, "env": {"LW_DATA": str(data)}} if data is not None else spec
+    mnist_dir = base / "data" / "kernels" / MNIST_KERNEL
+    mnist_dir.mkdir(parents=True)
+    (mnist_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     env = {
         "JUPYTER_PATH": os.pathsep.join(
             [str(base / "data"), *filter(None, [os.environ.get("JUPYTER_PATH")])]

@@ -77,10 +77,29 @@ def line_paths(page, root: str) -> list[dict]:
     )
 
 
+# The names of the legend under the plot (Label marks; the line samples are runs of dashes).
+LEGEND_NAMES_JS = """(root) => Array.from(document.querySelectorAll(root + ' text.label'))
+  .filter(e => getComputedStyle(e).visibility !== 'hidden' && e.textContent
+               && !/^[—– ]+$/.test(e.textContent))"""
+
+
 def legend_text(page, root: str) -> list[str]:
+    return page.evaluate(f"(root) => ({LEGEND_NAMES_JS})(root).map(e => e.textContent)", root)
+
+
+def legend_below_plot(page, root: str) -> bool:
+    """Whether every legend name lies below the plot area, inside the figure."""
     return page.evaluate(
-        """(root) => Array.from(document.querySelectorAll(root + ' .legendtext'))
-             .map(e => e.textContent)""",
+        f"""(root) => {{
+          const box = (sel) => document.querySelector(sel).getBoundingClientRect();
+          const plot = box(root + ' .plotarea_background');
+          const fig = box(root);
+          const names = ({LEGEND_NAMES_JS})(root);
+          return names.length > 0 && names.every(e => {{
+            const b = e.getBoundingClientRect();
+            return b.top >= plot.bottom && b.bottom <= fig.bottom + 1 && b.right <= fig.right + 1;
+          }});
+        }}""",
         root,
     )
 
@@ -119,7 +138,7 @@ def test_profile_plot_and_loss_curve_in_jupyterlab(lab_page, lab_server, artifac
         timeout=60_000,
     )
     page.wait_for_function(
-        "(root) => document.querySelectorAll(root + ' .legendtext').length >= 2",
+        f"(root) => ({LEGEND_NAMES_JS})(root).length >= 2",
         arg=PROFILE,
     )
     figure = page.locator(PROFILE).first
@@ -151,6 +170,7 @@ def test_profile_plot_and_loss_curve_in_jupyterlab(lab_page, lab_server, artifac
         b = expected_barrier(T, bump(T, **kw))
         assert any(t.startswith(name) and f"{b:.3f}" in t for t in texts), (name, b, texts)
     assert page.locator(PROFILE).get_by_text("straight vs curve").count() == 1
+    assert legend_below_plot(page, PROFILE)  # outside the plot area: it covers no line
 
     # ---- LossCurve
     lab_page.run_cell(1)
@@ -166,7 +186,7 @@ def test_profile_plot_and_loss_curve_in_jupyterlab(lab_page, lab_server, artifac
     lab_page.run_cell(2)
     new_b = expected_barrier(T, bump(T, **UPDATED))
     page.wait_for_function(
-        """([root, text]) => Array.from(document.querySelectorAll(root + ' .legendtext'))
+        f"""([root, text]) => ({LEGEND_NAMES_JS})(root)
              .some(e => e.textContent.includes(text))""",
         arg=[PROFILE, f"barrier {new_b:.3f}"],
     )

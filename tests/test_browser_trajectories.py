@@ -84,6 +84,15 @@ def test_paths_replay_and_starts_rerun_where_dropped(lab_page, lab_server, artif
     assert player.is_visible()
     assert "step 60 / 60" in player.inner_text()
     pca_map.screenshot(path=str(artifacts / "1-pca-whole.png"))
+    # every step the page shows while playing, recorded in the page as it changes
+    # (polling from here would miss steps on a busy machine)
+    pca_map.evaluate(
+        """(el) => {
+          window.__steps = [];
+          new MutationObserver(() => window.__steps.push(Number(el.dataset.playerStep)))
+            .observe(el, {attributes: true, attributeFilter: ["data-player-step"]});
+        }"""
+    )
     player.locator(".lw-play").click()
     page.wait_for_function(
         "(el) => el.dataset.playing === '1' && Number(el.dataset.playerStep) > 10",
@@ -91,12 +100,10 @@ def test_paths_replay_and_starts_rerun_where_dropped(lab_page, lab_server, artif
         timeout=10_000,
     )
     pca_map.screenshot(path=str(artifacts / "2-pca-mid-replay.png"))
-    seen = []
-    for _ in range(40):
-        seen.append(int(pca_map.get_attribute("data-player-step")))
-        if pca_map.get_attribute("data-playing") == "0":
-            break
-        page.wait_for_timeout(150)
+    page.wait_for_function(
+        "(el) => el.dataset.playing === '0'", arg=pca_map.element_handle(), timeout=30_000
+    )
+    seen = page.evaluate("() => window.__steps")
     # steps only go forward while playing, and the replay ends on whole paths
     forward = [s for s in seen if s >= 0]
     assert forward == sorted(forward) and len(set(forward)) >= 3, seen

@@ -146,7 +146,21 @@ def test_interrupted_at_random_points_the_continued_run_is_bitwise_the_same(
     assert torch.equal(trainer.curve.control, reference.curve.control)
 
 
-def test_ctrl_c_finishes_the_step_then_raises(two_nets):
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler, as a notebook kernel has while it runs a cell.
+
+    Something earlier in a test session (a browser driver, a Jupyter client)
+    may have installed another one, which fit() rightly leaves alone.
+    """
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_finishes_the_step_then_raises(two_nets, default_sigint):
     reference, _ = _trainer(two_nets)
     reference.fit(progress=False)
     trainer, loss = _trainer(two_nets)

@@ -315,11 +315,100 @@ def test_mnist_subset_is_seeded_and_keeps_pairs(tmp_path):
         mnist(tmp_path, subset=31)
 
 
+def listing(root):
+    """Every path under ``root`` with its size and modification time."""
+    return {
+        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+    }
+
+
 def test_mnist_reads_gzipped_files_placed_by_hand(tmp_path):
-    pixels, labels = write_fake_mnist(tmp_path, "MNIST", gz=True)["t10k"]
-    X, y = mnist(tmp_path, train=False)
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    pixels, labels = write_fake_mnist(root, "MNIST", gz=True)["t10k"]
+    before = listing(root)
+    X, y = mnist(root, train=False, cache=cache)
     np.testing.assert_array_equal((X[:, 0] * 255).round().to(torch.uint8).numpy(), pixels)
     np.testing.assert_array_equal(y.numpy(), labels)
+    assert listing(root) == before  # decompressed into the cache, not beside the .gz files
+    assert sorted(p.name for p in cache.rglob("*-ubyte")) == sorted(
+        f"{s}-{k}-idx{d}-ubyte"
+        for s in ("train", "t10k")
+        for k, d in (("images", 3), ("labels", 1))
+    )
+
+
+def test_mnist_from_a_read_only_folder_of_gz_files(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    written = write_fake_mnist(root, "MNIST", n_train=9, n_test=4, gz=True)
+    raw = root / "MNIST" / "raw"
+    for folder in (raw, raw.parent, root):
+        folder.chmod(0o555)
+    before = listing(root)
+    monkeypatch.setenv("LW_CACHE", str(tmp_path / "env-cache"))
+    try:
+        X, y = mnist(root)  # the cache from LW_CACHE
+        np.testing.assert_array_equal(
+            (X[:, 0] * 255).round().to(torch.uint8).numpy(), written["train"][0]
+        )
+        np.testing.assert_array_equal(y.numpy(), written["train"][1])
+        assert listing(root) == before
+        assert len(list((tmp_path / "env-cache").rglob("train-images-idx3-ubyte"))) == 1
+        # a .gz file that changes is decompressed again
+        for folder in (root, raw.parent, raw):
+            folder.chmod(0o755)
+        (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+        new_labels = (written["t10k"][1] + 1) % 10
+        write_idx(raw / "t10k-labels-idx1-ubyte", new_labels, gz=True)
+        _, y = mnist(root, train=False)
+        np.testing.assert_array_equal(y.numpy(), new_labels)
+    finally:
+        for folder in (root, raw.parent, raw):
+            folder.chmod(0o755)
+
+
+def test_a_cache_that_cannot_be_written_is_reported(tmp_path):
+    root = tmp_path / "data"
+    write_fake_mnist(root, "MNIST", gz=True)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(OSError, match="cache="):
+        mnist(root, cache=blocked)
+
+
+def test_a_broken_gz_file_is_named(tmp_path):
+    root = tmp_path / "data"
+    write_fake_mnist(root, "MNIST", gz=True)
+    (root / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(OSError, match="train-labels-idx1-ubyte.gz"):
+        mnist(root, cache=tmp_path / "cache")
+
+
+def shared_mnist():
+    import os
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1]
+    for root in (os.environ.get("LW_DATA"), here.parent / "shared" / "data"):
+        if root and (Path(root) / "MNIST" / "raw").is_dir():
+            return Path(root)
+    return None
+
+
+def test_the_shared_mnist_copy(tmp_path):
+    """The real files: decompressed bytes with the README's checksums, the usual sizes."""
+    root = shared_mnist()
+    if root is None:
+        pytest.skip("no shared MNIST copy (set LW_DATA to the folder holding MNIST/raw/)")
+    X, y = mnist(root, cache=tmp_path)
+    Xt, yt = mnist(root, train=False, cache=tmp_path)
+    assert X.shape == (60000, 1, 28, 28) and Xt.shape == (10000, 1, 28, 28)
+    assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the well-known first labels
+    readme = (root / "README.md").read_text()
+    assert len(list(tmp_path.rglob("*-ubyte"))) == 4
+    for path in tmp_path.rglob("*-ubyte"):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"| {path.name} | {path.stat().st_size} | {digest} |" in readme
 
 
 def test_missing_files_raise_a_clear_error(tmp_path):

@@ -348,10 +348,16 @@ def test_ensemble_plot_marks_hold_the_accuracies():
     colors = {m.colors[0] for m in (*plot.lines.values(), *plot.singles.values())}
     assert len(colors) == 3
     assert plot.points["FGE"].colors == plot.lines["FGE"].colors
-    assert len(plot.marks) == 5
-    # the data stay below the legend's rows at the top of the plot area
-    top = (plot.y_scale.max - 0.848) / (plot.y_scale.max - plot.y_scale.min)
-    legend = (3 * 16 + 12) / (340 - 80)
-    assert top >= legend and plot.y_scale.min < 0.79
+    assert len([m for m in plot.marks if all(m is not k for k in plot.legend.marks)]) == 5
+    # the legend is under the plot: the methods solid, the single network dashed
+    assert [(e.name, e.dashed) for e in plot.legend.entries] == [
+        ("snapshot", False),
+        ("FGE", False),
+        ("SWA average", True),
+    ]
+    assert (np.asarray(plot.legend.names.y) < 0).all()
+    assert list(plot.legend.samples.colors)[2:] == plot.singles["SWA average"].colors
+    assert list(plot.legend.samples.text)[2] != list(plot.legend.samples.text)[0]
+    assert plot.y_scale.min < 0.8 and plot.y_scale.max > 0.848
     with pytest.raises(ValueError, match="drawn already"):
         plot.add(fge)

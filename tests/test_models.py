@@ -6,6 +6,8 @@ from landscape_widgets.models import (
     BasicBlock,
     CifarResNet,
     ResNetConfig,
+    SumSquaredError,
+    normal_init,
     one_hot,
     resnet20,
     resnet56,
@@ -235,3 +237,49 @@ def test_one_hot():
         one_hot(torch.tensor([0, 5]), 5)
     with pytest.raises(TypeError, match="integers"):
         one_hot(torch.tensor([0.0, 1.0]), 2)
+
+
+# -----------------------------------------------------------------------------
+# numpy's initialisation and the summed squared error (the two-weight article)
+
+
+def test_normal_init_draws_what_numpys_global_seed_draws():
+    import numpy as np
+
+    net = normal_init(teaching_mlp(widths=(7, 5, 4, 3), bias=True), seed=135)
+    state = np.random.get_state()
+    try:
+        np.random.seed(135)
+        expected = [np.random.randn(*p.shape) for p in net.parameters()]  # in order
+    finally:
+        np.random.set_state(state)
+    for p, e in zip(net.parameters(), expected, strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), e, rtol=1e-6, atol=1e-7)
+    # numpy's global stream is left alone
+    before = np.random.get_state()[1].copy()
+    normal_init(net, 1, std=0.5)
+    assert np.array_equal(np.random.get_state()[1], before)
+    rng = np.random.RandomState(1)
+    np.testing.assert_allclose(net[1].weight.detach().numpy(), 0.5 * rng.randn(5, 7), rtol=1e-6)
+    with pytest.raises(ValueError, match="seed"):
+        normal_init(net, -1)
+    with pytest.raises(ValueError, match="std"):
+        normal_init(net, 0, std=float("nan"))
+    with pytest.raises(TypeError, match="nn.Module"):
+        normal_init("net", 0)
+
+
+def test_sum_squared_error_against_the_formula():
+    g = torch.Generator().manual_seed(0)
+    out, target = torch.rand(6, 4, generator=g), torch.rand(6, 4, generator=g)
+    by_hand = sum(sum((o - t) ** 2 for o, t in zip(r, s, strict=True)) for r, s in zip(
+        out.tolist(), target.tolist(), strict=True)) / 6  # fmt: skip
+    assert float(SumSquaredError()(out, target)) == pytest.approx(by_hand, rel=1e-6)
+    assert float(SumSquaredError(0.5)(out, target)) == pytest.approx(by_hand / 2, rel=1e-6)
+    assert float(SumSquaredError()(out, target)) == pytest.approx(
+        4 * float(nn.MSELoss()(out, target)), rel=1e-6
+    )
+    with pytest.raises(ValueError, match="same shape"):
+        SumSquaredError()(out, target[:, :3])
+    with pytest.raises(ValueError, match="factor"):
+        SumSquaredError(0.0)

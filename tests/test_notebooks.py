@@ -13,13 +13,14 @@ TIMEOUT = 300  # seconds per cell; each notebook must also finish within it
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, jupyter_env):
     import nbformat
+    from conftest import kernel_for
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(path), as_version=4)
     client = NotebookClient(
         nb,
         timeout=TIMEOUT,
-        kernel_name="python3",  # the venv's kernel (see jupyter_env)
+        kernel_name=kernel_for(path),  # the venv's kernel, with LW_DATA if needed (jupyter_env)
         resources={"metadata": {"path": str(path.parent)}},
         allow_errors=False,
     )

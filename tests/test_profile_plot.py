@@ -12,9 +12,27 @@ import numpy as np
 import pytest
 
 from landscape_widgets import LossCurve, Profile, ProfilePlot
-from landscape_widgets.widgets.loss_curve import downsample_minmax, log_tick_values
+from landscape_widgets.widgets.bq_style import log_tick_values
+from landscape_widgets.widgets.loss_curve import downsample_minmax
 
 T = np.linspace(0.0, 1.0, 101)
+
+
+def assert_legend_outside(figure):
+    """The legend's names and samples sit under the plot area (y < 0 on its [0, 1]
+    scales), inside the figure's width, and the bottom margin holds them."""
+    legend = figure.legend
+    assert legend.names.visible and list(legend.names.text) == [e.name for e in legend.entries]
+    assert (np.asarray(legend.names.y) < 0).all()
+    assert ((0 <= np.asarray(legend.names.x)) & (np.asarray(legend.names.x) < 1)).all()
+    assert list(legend.samples.colors) == [e.color for e in legend.entries]
+    assert (np.asarray(legend.samples.y) < 0).all() and legend.samples.apply_clip is False
+    assert figure.fig_margin["bottom"] >= 44 + 16 * legend.rows
+
+
+def data_marks(figure):
+    """A figure's marks without those of its legend."""
+    return [m for m in figure.marks if all(m is not k for k in figure.legend.marks)]
 
 
 def bump(t, height=0.8, left=0.3, right=0.5):
@@ -156,17 +174,21 @@ def test_several_profiles_colours_legend_and_removal():
     for k, name in enumerate(["straight", "curve", "polyline"]):
         plot.set_profile(name, T, bump(T, height=0.2 * (k + 1)))
     assert list(plot.profiles) == ["straight", "curve", "polyline"]
-    assert len(plot.marks) == 6  # a line and a barrier marker each
+    assert len(data_marks(plot)) == 6  # a line and a barrier marker each
     colors = [plot.lines[n].colors[0] for n in plot.profiles]
     assert len(set(colors)) == 3
-    assert all(plot.lines[n].display_legend for n in plot.profiles)
-    assert not any(plot.barrier_marks[n].display_legend for n in plot.profiles)
+    # the legend under the plot names each line in its colour; bqplot's own stays off
+    assert not any(m.display_legend for m in plot.marks)
+    assert [(e.name, e.color) for e in plot.legend.entries] == [
+        (plot.lines[n].labels[0], plot.lines[n].colors[0]) for n in plot.profiles
+    ]
+    assert_legend_outside(plot)
     assert [plot.lines[n].labels[0].split(" ")[0] for n in plot.profiles] == list(plot.profiles)
 
     gone = plot.lines["curve"]
     plot.remove_profile("curve")
     assert list(plot.profiles) == ["straight", "polyline"]
-    assert len(plot.marks) == 4 and all(m is not gone for m in plot.marks)
+    assert len(data_marks(plot)) == 4 and all(m is not gone for m in plot.marks)
     assert "curve" not in plot.barriers
     # The freed colour goes to the next profile.
     plot.set_profile("again", T, bump(T))
@@ -192,7 +214,7 @@ def test_accuracy_on_a_second_axis_dashed():
 
     # Without show_accuracy, accuracy is not drawn and there is no right axis.
     plain = ProfilePlot({"s": Profile(T, bump(T), {"accuracy": acc})})
-    assert len(plain.axes) == 2 and not plain.accuracy_lines and len(plain.marks) == 2
+    assert len(plain.axes) == 2 and not plain.accuracy_lines and len(data_marks(plain)) == 2
     # A profile without accuracy gets no dashed line.
     plot.set_profile("no-acc", T, bump(T))
     assert "no-acc" not in plot.accuracy_lines
@@ -297,7 +319,7 @@ def test_profile_plot_errors():
         plot.set_profile("p", T, ["a"] * T.size)
     with pytest.raises(ValueError, match="must be 1-D"):
         plot.set_profile("p", T, np.ones((T.size, 2)))
-    assert not plot.profiles and not plot.marks  # nothing half-added
+    assert not plot.profiles and not data_marks(plot)  # nothing half-added
 
 
 # --------------------------------------------------------------------------
@@ -366,7 +388,7 @@ def test_loss_curve_extend_is_drawn_at_once_and_leaves_no_timer():
     for k, name in enumerate(("a", "b", "c")):  # far faster than 10 Hz
         curve.extend(np.arange(5.0), np.arange(1.0, 6.0) * (k + 1), series=name)
         np.testing.assert_array_equal(curve.lines[name].y, np.arange(1.0, 6.0) * (k + 1))
-    assert [m.labels[0] for m in curve.marks] == ["a", "b", "c"]
+    assert [m.labels[0] for m in data_marks(curve)] == ["a", "b", "c"]
 
 
 def test_loss_curve_one_series_from_two_threads_is_drawn_in_step_order():
@@ -468,11 +490,12 @@ def test_loss_curve_nonfinite_log_scale_and_legend():
     assert np.isnan(y[1]) and np.isnan(y[2]) and y[0] == 1.0 and y[3] == 0.5
     assert np.isinf(curve.history["loss"][1][1])  # history keeps what was given
     assert isinstance(curve.y_scale, bq.LogScale)
-    # One series: no legend; two: both named.
-    assert not curve.lines["loss"].display_legend
+    # One series: no legend; two: both named, under the plot.
+    assert curve.legend.entries == [] and not curve.legend.names.visible
     curve.append(0, 2.0, series="val")
     curve.flush()
-    assert curve.lines["loss"].display_legend and curve.lines["val"].display_legend
+    assert [e.name for e in curve.legend.entries] == ["loss", "val"]
+    assert_legend_outside(curve)
     assert curve.lines["loss"].colors != curve.lines["val"].colors
     curve.log_scale = False
     assert curve.lines["val"].scales["y"] is curve.y_scale is curve.y_axis.scale
@@ -486,9 +509,9 @@ def test_loss_curve_clear():
     curve.append(0, 3.0, series="val")
     curve.flush()
     curve.clear("val")
-    assert curve.series == ["loss"] and len(curve.marks) == 1
+    assert curve.series == ["loss"] and len(data_marks(curve)) == 1
     curve.clear()
-    assert curve.history == {} and curve.marks == [] and not curve.lines
+    assert curve.history == {} and data_marks(curve) == [] and not curve.lines
     curve.append(5, 0.1)
     curve.flush()
     np.testing.assert_array_equal(curve.lines["loss"].x, [5.0])
@@ -585,3 +608,34 @@ def test_a_profile_takes_the_colour_it_is_given_and_keeps_it():
         plot.set_profile("a", bowl, color=3)
     with pytest.raises(TypeError, match="barriers"):
         ProfilePlot(barriers="no")
+
+
+def test_the_legend_wraps_into_rows_and_follows_the_figure_s_width():
+    curve = LossCurve()
+    names = [f"a rather long series name {k}" for k in range(6)]
+    for name in names:
+        curve.extend([0, 1], [1.0, 0.5], series=name)
+    wide_rows = curve.legend.rows
+    assert wide_rows >= 2  # six long names do not fit one row of a 560 px figure
+    assert_legend_outside(curve)
+    x_wide = np.asarray(curve.legend.names.x).copy()
+    curve.layout.width = "360px"
+    assert curve.legend.rows > wide_rows
+    assert not np.array_equal(np.asarray(curve.legend.names.x), x_wide)
+    assert_legend_outside(curve)
+    curve.clear()
+    assert curve.legend.entries == [] and curve.fig_margin["bottom"] == 44
+
+
+def test_log_axes_are_labelled_in_plain_numbers_and_linear_ones_by_bqplot():
+    plot = ProfilePlot(log_scale=True)
+    plot.set_profile("a", Profile(t=np.linspace(0, 1, 5), loss=np.array([30.0, 8, 2, 0.9, 0.6])))
+    assert list(plot.y_axis.tick_values) == [1.0, 2.0, 5.0, 10.0, 20.0]
+    assert plot.y_axis.tick_format == "~g"  # "20", not "2e+1"
+    plot.log_scale = False
+    assert plot.y_axis.tick_values is None and plot.y_axis.tick_format is None
+    curve = LossCurve(log_scale=True)
+    curve.extend([0, 1, 2], [20.0, 3.0, 0.7])
+    assert curve.y_axis.tick_format == "~g" and 20.0 in list(curve.y_axis.tick_values)
+    curve.log_scale = False
+    assert curve.y_axis.tick_values is None

@@ -19,6 +19,7 @@ from landscape_widgets import (
     link_color_range,
     models,
 )
+from landscape_widgets.output.png import plot_box
 from landscape_widgets.widgets.mesh3d import HEIGHT
 
 
@@ -186,7 +187,8 @@ def test_fit_grows_the_window_to_every_path_end_included(one_thread):
     run = Trajectory(weights=weights, losses=np.zeros(5), steps=np.arange(6), label="far")
     fit = LandscapeWidget(ls, plane, resolution=8, bounds="fit", probes=[], predictions=False)
     first = list(fit.home)
-    assert first == pytest.approx(list(plane.default_bounds()))
+    # the plane's own window, widened to the plot's shape (its axes share units)
+    assert first == pytest.approx(fit.equal_window(plane.default_bounds()))
     path = fit.add_trajectory(run)
     x0, x1, y0, y1 = fit.home
     assert x0 <= path.xy[:, 0].min() and path.xy[:, 0].max() < x1
@@ -195,12 +197,20 @@ def test_fit_grows_the_window_to_every_path_end_included(one_thread):
     fit.wait(60)
     assert fit.x_range[1] >= path.xy[:, 0].max()  # the grid was recomputed there
     # a fixed window stays, and fit_bounds() fits it on demand, points included
-    fixed = LandscapeWidget(ls, plane, resolution=8, probes={"p": (-4.0, 0.0)}, predictions=False)
+    given = tuple(fit.equal_window(plane.default_bounds()))
+    fixed = LandscapeWidget(
+        ls, plane, resolution=8, bounds=given, probes={"p": (-4.0, 0.0)}, predictions=False
+    )
     before = list(fixed.home)
     fixed.add_trajectory(run)
     assert fixed.home == before
     window = fixed.fit_bounds()
     assert window[0] < -4.0 and window[1] > path.xy[:, 0].max() and window[3] > 5.0
+    # without bounds the map grows to fit, as with "fit"
+    default = LandscapeWidget(ls, plane, resolution=8, probes=[], predictions=False)
+    default.add_trajectory(run)
+    assert default.home[3] > path.xy[:, 1].max()
+    default.close()
     with pytest.raises(ValueError, match="fit"):
         LandscapeWidget(ls, plane, bounds="tight")
     for w in (fit, fixed):
@@ -221,3 +231,50 @@ def test_a_path_has_the_same_colour_on_the_map_and_in_its_profile(one_thread):
         assert plot.lines[path["name"]].colors == [path["color"]]
     assert plot.lines["second"].colors == ["#00aa55"]
     m.close()
+
+
+def test_a_pca_plane_of_several_runs_marks_each_run_s_end():
+    from landscape_widgets import Trajectory
+
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(30, generator=g)
+    runs = []
+    for label in ("sgd", "adam", "sgd"):
+        steps = torch.randn(8, 30, generator=g).cumsum(0) * 0.1
+        weights = torch.cat([start[None], start + steps])
+        runs.append(
+            Trajectory(weights=weights, steps=np.arange(9), losses=np.zeros(8), label=label)
+        )
+    plane = Plane.pca(runs, origin="mean")
+    assert set(plane.anchors) == {"start", "end sgd 1", "end adam", "end sgd 3"}
+    for run, name in zip(runs, ("end sgd 1", "end adam", "end sgd 3"), strict=True):
+        np.testing.assert_allclose(plane.anchors[name], plane.project(run.weights[-1]), atol=1e-5)
+    np.testing.assert_allclose(plane.anchors["start"], plane.project(start), atol=1e-5)
+    one = Plane.pca(runs[0])
+    assert set(one.anchors) == {"start", "end"}
+
+
+def test_the_aspect_is_equal_where_the_axes_share_units():
+    net, ls = toy_landscape()
+    random = Plane.random(net, seed=0)
+    stretched = dataclasses.replace(random, v=3.0 * random.v)
+    assert random.same_units and not stretched.same_units
+    kw = dict(resolution=4, probes=[], predictions=False)
+    equal = LandscapeWidget(ls, random, **kw)
+    unequal = LandscapeWidget(ls, stretched, **kw)
+    chosen = LandscapeWidget(ls, random, aspect="free", **kw)
+    asked = LandscapeWidget(ls, random, bounds=(-1, 1, -1, 1), **kw)
+    assert (equal.aspect, unequal.aspect, chosen.aspect) == ("equal", "unequal", "free")
+    # a window asked for is computed as asked; one of the map's choosing fits the plot
+    assert asked.aspect == "free" and asked.home == [-1.0, 1.0, -1.0, 1.0]
+    x0, y0, x1, y1 = plot_box(equal.width, equal.height)
+    w = equal.home
+    assert (w[1] - w[0]) / (x1 - x0) == pytest.approx((w[3] - w[2]) / (y1 - y0))
+    own = random.default_bounds()
+    assert w[0] <= own[0] and w[1] >= own[1] and w[2] <= own[2] and w[3] >= own[3]
+    equal.wait(60)
+    # the surface carries it to a fixed map; a surface that does not say fills the plot
+    assert LandscapeWidget(equal.surface).aspect == "equal"
+    assert LandscapeWidget(surface()).aspect == "free"
+    for m in (equal, unequal, chosen, asked):
+        m.close()

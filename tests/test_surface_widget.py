@@ -536,3 +536,17 @@ def test_stepped_overlays_get_keyframed_markers_without_leaking_widgets():
     view.remove_overlay("a")
     view.remove_overlay("b")
     assert view.player is None and view.player not in view.children
+
+
+def test_height_labels_stand_apart_from_the_x_and_y_labels():
+    w = SurfaceWidget(bowl_surface())
+    labels = w._view.frame.labels
+    pos = {k: np.array(labels[k].position) for k in labels}
+    hy = w._half[1]
+    # x labels in front of the box, y labels right of it, heights at the back-left corner
+    for k in ("z", "z0", "z1"):
+        assert pos[k][1] == pytest.approx(hy)
+        for other in ("x0", "x1", "y0", "y1"):
+            assert np.linalg.norm(pos[k][:2] - pos[other][:2]) > hy, (k, other)
+    # the last x value and the first y value no longer meet at the front-right corner
+    assert pos["x1"][0] < w._half[0] and pos["y0"][1] > -hy

@@ -88,10 +88,10 @@ export function logTicks(lo, hi) {
   return out.length >= 2 ? out : niceTicks(lo, hi);
 }
 
-/** Short label for a tick value. */
+/** Short label for a tick value: plain numbers (20, 10000, 0.005), exponents only past a million or below 1e-3. */
 export function formatTick(v) {
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return v.toExponential(1);
+  if (a >= 1e6 || a < 1e-3) return v.toExponential(1);
   return String(Number(v.toPrecision(4)));
 }

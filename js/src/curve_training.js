@@ -17,6 +17,7 @@
 
 import { sizeCanvas } from "./canvas.js";
 import { buildCurveLayout, canvasSizes } from "./curve/layout.js";
+import { renderLegend } from "./map/legend.js";
 import { attachKernelMessages, kernelSender } from "./curve/messages.js";
 import { attachControlDrag } from "./curve/pointer.js";
 import { drawFrameMap, drawPlaceholder, drawProfile, drawTrainingLoss } from "./curve/scene.js";
@@ -77,17 +78,18 @@ function render({ model, el }) {
     const status = model.get("status") || "";
     try {
       const axes = store.axes(Boolean(model.get("log_scale")));
-      const mapCtx = sizeCanvas(ui.mapCanvas, size.mapW, size.topH, dpr);
+      const mapCtx = sizeCanvas(ui.mapCanvas, size.mapW, size.mapH, dpr);
       if (frame) {
         const controls = pointer.controlsOf(frame, index);
         const scene = { frame, controls, dragging: pointer.dragging(), straight, size, cache };
         drawn = drawFrameMap(mapCtx, model, scene);
+        renderLegend(ui.mapLegend, drawn.state);
         root.dataset.view = JSON.stringify(drawn.view);
       } else {
         drawn = null;
         pointer.clearHover();
         const isError = status.startsWith("error");
-        drawPlaceholder(mapCtx, size.mapW, size.topH, isError ? status : "preparing…", isError);
+        drawPlaceholder(mapCtx, size.mapW, size.mapH, isError ? status : "preparing…", isError);
         delete root.dataset.view;
       }
       drawProfile(sizeCanvas(ui.profileCanvas, size.sideW, size.plotH, dpr), {

@@ -94,31 +94,59 @@ export function drawMaskedLegend(ctx, box, count) {
   ctx.fillText(`(${count})`, x + 16, y + 20);
 }
 
-/** Names of overlays (trajectories, curves) and paths, top left inside the plot. */
-export function drawLegend(ctx, box, state) {
-  const entries = [
-    ...state.overlays.map((o) => [o.label || o.name, o.color || "#222"]),
-    ...state.paths.map((p) => [p.name, p.color || PATH_COLORS[0]]),
+/** Dash patterns of trajectories, in turn: paths that run on top of each other stay apart. */
+export const DASHES = Object.freeze([[], [8, 4], [2, 3], [10, 3, 2, 3], [4, 4], [1, 5]]);
+
+/** The dash pattern of the k-th trajectory. */
+export function dashOf(k) {
+  return DASHES[k % DASHES.length];
+}
+
+/**
+ * What the legend lists: overlays (trajectories with their dash pattern)
+ * then paths, as [{name, color, dash}].
+ */
+export function legendEntries(state) {
+  let k = 0;
+  return [
+    ...state.overlays.map((o) => ({
+      name: o.label || o.name,
+      color: o.color || "#222",
+      dash: o.stepsData ? dashOf(k++) : [],
+    })),
+    ...state.paths.map((p) => ({ name: p.name, color: p.color || PATH_COLORS[0], dash: [] })),
   ];
+}
+
+/** A legend line sample from (x0, y) to (x1, y): dark outline, then the colour. */
+export function legendSample(ctx, x0, x1, y, { color, dash }) {
+  ctx.setLineDash(dash);
+  // a dark outline keeps light colours (white, yellow) visible on the legend
+  ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+  ctx.lineWidth = 4.5;
+  line(ctx, x0, y, x1, y);
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 2.5;
+  line(ctx, x0, y, x1, y);
+  ctx.setLineDash([]);
+}
+
+/** The legend top left inside the plot (the curve animation; the map puts its own under the canvas). */
+export function drawLegend(ctx, box, state) {
+  const entries = legendEntries(state);
   if (!entries.length) return;
   ctx.font = FONT;
-  const w = Math.max(...entries.map(([n]) => ctx.measureText(n).width)) + 30;
+  const w = Math.max(...entries.map((e) => ctx.measureText(e.name).width)) + 30;
   const h = entries.length * 16 + 6;
   ctx.fillStyle = "rgba(255, 255, 255, 0.8)";
   ctx.fillRect(box.x0 + 6, box.y0 + 6, w, h);
-  entries.forEach(([name, color], k) => {
+  entries.forEach((entry, k) => {
     const y = box.y0 + 14 + k * 16;
-    // a dark outline keeps light colours (white, yellow) visible on the legend
-    ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
-    ctx.lineWidth = 4.5;
-    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
-    ctx.strokeStyle = color;
-    ctx.lineWidth = 2.5;
-    line(ctx, box.x0 + 10, y, box.x0 + 26, y);
+    legendSample(ctx, box.x0 + 10, box.x0 + 26, y, entry);
     ctx.fillStyle = "#222";
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText(name, box.x0 + 30, y);
+    ctx.fillText(entry.name, box.x0 + 30, y);
   });
 }
 

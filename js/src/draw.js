@@ -8,16 +8,19 @@ import { cellExtent, plotBox } from "./axes.js";
 import { strokeWithHalo } from "./canvas.js";
 import { colorize, finiteRange, makeNorm } from "./colormap.js";
 import { contourLevels, contourRings } from "./contour.js";
+import { labelBox } from "./labels.js";
 import {
+  dashOf,
   drawAxes,
   drawColorbar,
   drawLegend,
   drawMaskedLegend,
   drawProgress,
+  fitText,
 } from "./decorations.js";
 import { FONT, PATH_COLORS, ROLE_STYLE, TITLE_FONT } from "./styles.js";
 import { pointsAtStep } from "./trajectories.js";
-import { pathPolyline, transform } from "./view.js";
+import { equalAspect, pathPolyline, transform } from "./view.js";
 
 /** Extent of the grid's cells in plane coordinates: [xa, xb, ya, yb]. */
 export function gridExtent(state) {
@@ -86,7 +89,7 @@ export class GridCache {
 export function drawMap(ctx, state, cache) {
   const { width, height } = state;
   const box = plotBox(width, height);
-  const view = shownWindow(state);
+  const view = state.aspect === "equal" ? equalAspect(shownWindow(state), box) : shownWindow(state);
   const tf = transform(box, view);
   const [ny, nx] = state.grid.shape;
 
@@ -97,10 +100,16 @@ export function drawMap(ctx, state, cache) {
   ctx.fillStyle = "#222";
   ctx.strokeStyle = "#222";
   if (state.title) {
+    // centred over the plot, moved left (never under the colour bar's name) and
+    // shortened with "…" when it is wider than the room left of the colour bar
     ctx.font = TITLE_FONT;
-    ctx.textAlign = "center";
+    ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText(state.title, (box.x0 + box.x1) / 2, box.y0 / 2);
+    const room = box.x1 - 4;
+    const title = fitText(ctx, state.title, room);
+    const w = ctx.measureText(title).width;
+    const left = Math.max(4, Math.min((box.x0 + box.x1) / 2 - w / 2, box.x1 - w));
+    ctx.fillText(title, left, box.y0 / 2);
     ctx.font = FONT;
   }
 
@@ -134,12 +143,14 @@ export function drawMap(ctx, state, cache) {
   ctx.strokeStyle = "#222";
   ctx.fillStyle = "#222";
   ctx.strokeRect(box.x0 + 0.5, box.y0 + 0.5, box.x1 - box.x0 - 1, box.y1 - box.y0 - 1);
-  drawAxes(ctx, box, view, tf, state.xlabel, state.ylabel);
+  // equal aspect where the axes share units; said where they do not
+  const xlabel = state.aspect === "unequal" ? `${state.xlabel ?? "x"} (axes not to scale)` : state.xlabel;
+  drawAxes(ctx, box, view, tf, xlabel, state.ylabel);
   if (got) {
     drawColorbar(ctx, box, got.range, state);
     if (got.masked > 0) drawMaskedLegend(ctx, box, got.masked);
   }
-  drawLegend(ctx, box, state);
+  if (state.legendInCanvas !== false) drawLegend(ctx, box, state);
   if (state.status === "computing") drawProgress(ctx, box, state.progress);
   ctx.restore();
   return { masked: got ? got.masked : 0, range: got ? got.range : null, tf, box, view };
@@ -175,6 +186,7 @@ const TRAJECTORY_HALO = "rgba(0, 0, 0, 0.55)";
  * head and a small one at its start.
  */
 function drawOverlays(ctx, overlays, tf, playerStep = null) {
+  let runs = 0;
   for (const o of overlays) {
     const xy = o.xyData;
     if (!xy || xy.length < 2) continue;
@@ -186,8 +198,11 @@ function drawOverlays(ctx, overlays, tf, playerStep = null) {
       if (k === 0) ctx.moveTo(tf.px(xy[0]), tf.py(xy[1]));
       else ctx.lineTo(tf.px(xy[2 * k]), tf.py(xy[2 * k + 1]));
     }
-    if (isTrajectory) strokeWithHalo(ctx, color, 2, TRAJECTORY_HALO);
-    else strokeWithHalo(ctx, color, 1.8);
+    if (isTrajectory) {
+      ctx.setLineDash(dashOf(runs++));
+      strokeWithHalo(ctx, color, 2, TRAJECTORY_HALO);
+      ctx.setLineDash([]);
+    } else strokeWithHalo(ctx, color, 1.8);
     const hx = tf.px(xy[2 * n - 2]);
     const hy = tf.py(xy[2 * n - 1]);
     ctx.beginPath();
@@ -252,7 +267,8 @@ function drawPoints(ctx, points, tf, dragging) {
 
 /**
  * Labels of the points inside the box, drawn unclipped so a label near the
- * edge stays whole; a label that would land on an earlier one moves below it.
+ * edge stays whole, where labelBox() puts them: never past the plot's right
+ * edge, never on another label (a label with no free place is left out).
  */
 function drawLabels(ctx, points, tf, box) {
   ctx.font = FONT;
@@ -266,13 +282,13 @@ function drawLabels(ctx, points, tf, box) {
     if (x < box.x0 || x > box.x1 || y < box.y0 || y > box.y1) continue;
     const r = (ROLE_STYLE[p.role] || ROLE_STYLE.anchor).r;
     const label = p.label ?? p.name;
-    let ly = y - 3;
-    while (placed.some(([px, py]) => Math.abs(px - x) < 40 && Math.abs(py - ly) < 13)) ly += 14;
-    placed.push([x, ly]);
+    const spot = labelBox(x, y, r, ctx.measureText(label).width, box, placed);
+    if (!spot) continue;
+    placed.push(spot);
     ctx.lineWidth = 3;
     ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
-    ctx.strokeText(label, x + r + 3, ly);
+    ctx.strokeText(label, spot[0], spot[3]);
     ctx.fillStyle = "#000";
-    ctx.fillText(label, x + r + 3, ly);
+    ctx.fillText(label, spot[0], spot[3]);
   }
 }

@@ -15,6 +15,7 @@ import { DragLog } from "./drag.js";
 import { GridCache, drawMap } from "./draw.js";
 import { attachMapGestures } from "./map/gestures.js";
 import { buildMapLayout } from "./map/layout.js";
+import { renderLegend } from "./map/legend.js";
 import { readMapState, statusText } from "./map/state.js";
 import { attachTrajectoryPlayer } from "./map/trajectory_player.js";
 import { drawPredictions } from "./predictions.js";
@@ -34,6 +35,7 @@ const REDRAW_ON = [
   "color_range",
   "xlabel",
   "ylabel",
+  "aspect",
   "contours",
   "title",
   "width",
@@ -81,6 +83,7 @@ function render({ model, el }) {
     const dpr = window.devicePixelRatio || 1;
     drawn = drawMap(sizeCanvas(ui.canvas, state.width, state.height, dpr), state, cache);
     drawPanel(dpr);
+    renderLegend(ui.legend, state);
     const hasGrid = state.grid.shape[0] > 0 && state.grid.shape[1] > 0;
     const done = model.get("done");
     root.dataset.status = hasGrid ? "drawn" : "empty";

@@ -18,6 +18,21 @@ export function transform(box, view) {
   };
 }
 
+/**
+ * `view` widened along one axis (about its centre) so that a plane unit is as
+ * many pixels along x as along y in `box`: the picture of a plane whose two
+ * axes share units is not stretched.
+ */
+export function equalAspect(view, box) {
+  const [x0, x1, y0, y1] = view;
+  const w = box.x1 - box.x0;
+  const h = box.y1 - box.y0;
+  const per = Math.max((x1 - x0) / w, (y1 - y0) / h); // plane units per pixel
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  return [cx - (per * w) / 2, cx + (per * w) / 2, cy - (per * h) / 2, cy + (per * h) / 2];
+}
+
 /** The window moved by (dx, dy) in plane units. */
 export function panView(view, dx, dy) {
   return [view[0] + dx, view[1] + dx, view[2] + dy, view[3] + dy];

@@ -21,7 +21,11 @@ describe("ticks", () => {
   it("formats ticks briefly", () => {
     expect(formatTick(0)).toBe("0");
     expect(formatTick(0.5)).toBe("0.5");
-    expect(formatTick(12345)).toBe("1.2e+4");
+    // plain numbers up to a million (a log colour bar reads 10000, not 1.0e+4)
+    expect(formatTick(10000)).toBe("10000");
+    expect(formatTick(12345)).toBe("12350");
+    expect(formatTick(2e6)).toBe("2.0e+6");
+    expect(formatTick(2e-4)).toBe("2.0e-4");
     expect(formatTick(1 / 3)).toBe("0.3333");
   });
 });

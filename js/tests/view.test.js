@@ -70,3 +70,16 @@ describe("paths", () => {
     expect(curve[1]).toEqual([0.5, 0.5]);
   });
 });
+
+describe("equal aspect", () => {
+  it("widens the narrow side so a unit is as long on both axes", async () => {
+    const { equalAspect, transform } = await import("../src/view.js");
+    const box = { x0: 0, y0: 0, x1: 400, y1: 200 };
+    const v = equalAspect([-1, 1, -1, 1], box);
+    expect(v).toEqual([-2, 2, -1, 1]);
+    const tf = transform(box, v);
+    expect(tf.px(1) - tf.px(0)).toBeCloseTo(tf.py(0) - tf.py(1));
+    // a window already of the box's shape is kept
+    expect(equalAspect([0, 4, 0, 2], box)).toEqual([0, 4, 0, 2]);
+  });
+});

@@ -509,6 +509,7 @@ def _provenance(ls: Landscape, target, strategy: str, timings: dict, seconds: fl
     }
     if hasattr(target, "axis_names"):  # a Plane; a Line has one axis, t
         prov["axis_names"] = list(target.axis_names)
+        prov["same_units"] = bool(target.same_units)
     info = getattr(target, "info", {}) or {}
     for key in ("seed", "normalization", "explained_variance", "a", "b"):
         if key in info:

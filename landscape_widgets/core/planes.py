@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -111,11 +112,13 @@ class Plane:
     def same_units(self) -> bool:
         """Whether a unit step along x and along y is the same distance in weight space.
 
-        True when u and v have the same length (orthonormal planes, single
-        weights): a map of the plane can then be drawn with equal aspect.
+        True when u and v have the same length to within 5% (orthonormal
+        planes, single weights, normalised random directions; two raw Gaussian
+        draws differ by a few parts in a thousand): a map of the plane can
+        then be drawn with equal aspect.
         """
         nu, nv = float(self.u.double().norm()), float(self.v.double().norm())
-        return abs(nu - nv) <= 1e-6 * max(nu, nv, 1e-30)
+        return abs(nu - nv) <= 0.05 * max(nu, nv, 1e-30)
 
     @property
     def numel(self) -> int:
@@ -371,7 +374,7 @@ class Plane:
         }
         if len(paths) > 1:
             info["paths"] = paths
-        anchors = {"start": paths[0][0], "end": paths[0][-1]}
+        anchors = _run_anchors(paths, _run_labels(trajectory, len(paths)))
         info["origin"] = origin
         names = (f"PC1 ({var[0]:.0%})", f"PC2 ({var[1]:.0%})")
         return cls(last.float().clone(), u.float(), v.float(), "pca", anchors, info, names)
@@ -436,6 +439,30 @@ def _trajectory_groups(trajectory) -> list[list]:
     if any(rows(t) is not None for t in items):
         raise TypeError("a mix of trajectories and weights: pass trajectories or weights")
     return [items]
+
+
+def _run_labels(trajectory, n: int) -> list[str]:
+    """Each run's label (``Trajectory.label``), "run k" where it has none."""
+    items = [trajectory] if n == 1 else list(trajectory)
+    labels = [str(getattr(t, "label", "") or f"run {k + 1}") for k, t in enumerate(items)]
+    # two runs of one label (two "sgd" runs) keep an end each
+    return [f"{lab} {k + 1}" if labels.count(lab) > 1 else lab for k, lab in enumerate(labels)]
+
+
+def _run_anchors(paths: list[list[tuple]], labels: list[str]) -> dict[str, tuple]:
+    """Anchors of PCA paths: "start" and "end" of one run; of several, one
+    "end <label>" per run (and one "start" when they share it)."""
+    if len(paths) == 1:
+        return {"start": paths[0][0], "end": paths[0][-1]}
+    starts = np.array([p[0] for p in paths])
+    span = max(np.ptp(np.array([c for p in paths for c in p]), axis=0).max(), 1e-30)
+    anchors = {}
+    if np.abs(starts - starts[0]).max() <= 1e-6 * span:
+        anchors["start"] = paths[0][0]
+    else:
+        anchors.update({f"start {label}": p[0] for p, label in zip(paths, labels, strict=True)})
+    anchors.update({f"end {label}": p[-1] for p, label in zip(paths, labels, strict=True)})
+    return anchors
 
 
 def _as_tuple(index: int | Sequence[int]) -> tuple[int, ...]:

@@ -7,12 +7,26 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["LOW_PRECISION", "METRICS", "Scoring"]
+__all__ = ["LOW_PRECISION", "METRICS", "Scoring", "plain_cross_entropy"]
 
 METRICS = ("loss", "accuracy")
 
 #: Evaluation dtypes whose outputs are scored in float32.
 LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def plain_cross_entropy(fn, y: torch.Tensor) -> bool:
+    """Whether ``fn(outputs, y)`` is the plain mean cross-entropy over class labels
+    ``y`` (no class weights, label smoothing or ignored labels), which the fast
+    paths may compute themselves from the log-sum-exp of the outputs."""
+    return (
+        type(fn) is nn.CrossEntropyLoss
+        and fn.weight is None
+        and fn.label_smoothing == 0
+        and fn.reduction == "mean"
+        and not y.is_floating_point()
+        and not bool((y == fn.ignore_index).any())
+    )
 
 
 class Scoring:
@@ -54,14 +68,7 @@ class Scoring:
         fn = loss_fn
         # cross-entropy of many points at once, when it is the plain mean over
         # all targets (the targets are fixed, so this is decided once)
-        self._ce_batched = (
-            type(fn) is nn.CrossEntropyLoss
-            and fn.weight is None
-            and fn.label_smoothing == 0
-            and fn.reduction == "mean"
-            and not y.is_floating_point()
-            and not bool((y == fn.ignore_index).any())
-        )
+        self._ce_batched = plain_cross_entropy(fn, y)
 
     def batched(self, out: torch.Tensor, sl: slice = slice(None)) -> dict[str, torch.Tensor]:
         """Metrics of outputs ``(B, N, ...)`` for B points at once, each ``(B,)``.

@@ -32,6 +32,7 @@ from .engines import (
     first_layer,
     needs_loop,
 )
+from .scoring import plain_cross_entropy
 
 if TYPE_CHECKING:  # annotations only: the landscape imports the engines
     from .landscape import Landscape
@@ -314,15 +315,7 @@ def _unit_loss(ls: Landscape, rc: dict):
         def loss(col):
             return (rest + (col - y_i).pow(2).sum(dim=1)) / (n * k)
 
-    elif (
-        type(fn) is nn.CrossEntropyLoss
-        and fn.weight is None
-        and fn.label_smoothing == 0
-        and fn.reduction == "mean"
-        and not y.is_floating_point()
-        and y.dim() == 1
-        and not bool((y == fn.ignore_index).any())
-    ):
+    elif plain_cross_entropy(fn, y) and y.dim() == 1:
         lse_rest = torch.logsumexp(others, dim=1)  # -inf when there is no other column
         is_i = y == i
         picked_rest = out.gather(1, y.view(-1, 1)).squeeze(1)

@@ -183,12 +183,13 @@ def log_ticks(lo: float, hi: float) -> list[float]:
 
 
 def format_tick(v: float) -> str:
-    """Short label for a tick value."""
+    """Short label for a tick value, as the page writes it (axes.js formatTick): plain
+    numbers (20, 10000, 0.005), exponents only past a million or below 1e-3."""
     if v == 0:
         return "0"
-    if abs(v) >= 1e4 or abs(v) < 1e-3:
+    if abs(v) >= 1e6 or abs(v) < 1e-3:
         return f"{v:.1e}"
-    return f"{float(f'{v:.4g}'):g}"
+    return f"{float(f'{v:.4g}'):.12g}"
 
 
 def plot_box(width: int, height: int) -> tuple[int, int, int, int]:

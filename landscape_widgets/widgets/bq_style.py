@@ -1,12 +1,14 @@
 """The look the bqplot figures share (:class:`ProfilePlot`, :class:`LossCurve`,
-:class:`EnsemblePlot`): line colours, the legend box, margins and axes."""
+:class:`EnsemblePlot`): line colours, margins and axes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import bqplot as bq
 import ipywidgets
+import numpy as np
 
 #: Line colours, in the order profiles, series and methods are given them (category10).
 PALETTE = (
@@ -22,12 +24,6 @@ PALETTE = (
     "#17becf",
 )
 
-# Legend: a light box behind smaller text. bqplot sizes the box at one em per
-# character of the longest label, twice the text's width, so the figures set a
-# tighter width (legend_width).
-LEGEND_STYLE = {"fill": "white", "fill-opacity": "0.85", "stroke": "#ccc"}
-LEGEND_TEXT = {"font-size": "12px"}
-
 
 def next_color(used: Iterable[str]) -> str:
     """The first colour of :data:`PALETTE` not in ``used``; cycling once all are."""
@@ -36,13 +32,6 @@ def next_color(used: Iterable[str]) -> str:
         if color not in used:
             return color
     return PALETTE[len(used) % len(PALETTE)]
-
-
-def legend_style(labels: Iterable[str]) -> dict:
-    """The legend box's style, as wide as the longest of ``labels`` needs."""
-    longest = max((len(label) for label in labels), default=0)
-    # About 0.6 em a character at 12px, plus the colour swatch and margins.
-    return {**LEGEND_STYLE, "width": f"{round(7.2 * longest + 34)}px"}
 
 
 def margins(title: str, left: int, right: int) -> dict:
@@ -55,18 +44,15 @@ def figure_options(
     *,
     left: int,
     right: int,
-    legend_location: str,
     width: int,
     height: int,
 ) -> dict:
     """The :class:`bqplot.Figure` arguments every plot here shares: title, margins
-    (:func:`margins`), the legend's place and look, and the size in CSS pixels."""
+    (:func:`margins`) and the size in CSS pixels. Their legends are
+    :class:`~.bq_legend.MarginLegend` marks under the plot."""
     return {
         "title": title,
         "fig_margin": margins(title, left, right),
-        "legend_location": legend_location,
-        "legend_style": dict(LEGEND_STYLE),
-        "legend_text": dict(LEGEND_TEXT),
         "layout": ipywidgets.Layout(width=f"{width}px", height=f"{height}px"),
     }
 
@@ -81,3 +67,35 @@ def side_axis(
 ) -> bq.Axis:
     """A vertical axis on ``side``, its label ``offset`` pixels out."""
     return bq.Axis(scale=scale, side=side, label=label, label_offset=f"{offset}px", **options)
+
+
+def log_tick_values(lo: float, hi: float, most: int = 8) -> np.ndarray:
+    """Ticks at 1, 2 and 5 times powers of ten between ``lo`` and ``hi`` (thinned to
+    powers of ten, then every other one, when there would be more than ``most``)."""
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mantissas, stride in (((1, 2, 5), 1), ((1,), 1), ((1,), 2), ((1,), 4)):
+        ticks = [
+            m * 10.0**k
+            for k in range(k0, k1 + 1, stride)
+            for m in mantissas
+            if lo <= m * 10.0**k <= hi
+        ]
+        if len(ticks) <= most:
+            break
+    if len(ticks) < 2:  # a range inside one 1-2-5 step: its ends
+        ticks = [lo, hi]
+    return np.asarray(ticks, dtype=float)
+
+
+def set_log_ticks(axis: bq.Axis, values, log: bool) -> None:
+    """On a log axis, 1-2-5 ticks over the positive finite ``values``, written as plain
+    numbers (20, 10, 5, 2, 1, 0.5): a log axis left alone labels every 1..9 x 10^k, in
+    exponent notation, and the labels of a narrow range overlap. On a linear axis,
+    bqplot's own ticks again."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if log and v.size:
+        axis.tick_values = log_tick_values(float(v.min()), float(v.max()))
+        axis.tick_format = "~g"
+    elif not log and axis.tick_format == "~g":
+        axis.tick_values, axis.tick_format = None, None

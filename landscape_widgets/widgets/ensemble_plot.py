@@ -8,8 +8,9 @@ from typing import Any
 import bqplot as bq
 import numpy as np
 
+from .bq_legend import LegendEntry, MarginLegend
 from .bq_marks import read_only_view
-from .bq_style import bottom_axis, figure_options, legend_style, next_color, side_axis
+from .bq_style import bottom_axis, figure_options, next_color, side_axis
 
 
 class EnsemblePlot(bq.Figure):
@@ -61,10 +62,10 @@ class EnsemblePlot(bq.Figure):
         super().__init__(
             marks=[],
             axes=[self.x_axis, self.y_axis],
-            **figure_options(
-                title, left=64, right=20, legend_location="top-left", width=width, height=height
-            ),
+            **figure_options(title, left=64, right=20, width=width, height=height),
         )
+        self.legend = MarginLegend(self)
+        self.marks = self.legend.marks
         for result in results:
             self.add(result)
         for name, value in (singles or {}).items():
@@ -90,7 +91,7 @@ class EnsemblePlot(bq.Figure):
         scales = {"x": self.x_scale, "y": self.y_scale}
         common = {"x": k, "scales": scales, "colors": [self._color(name)]}
         self._lines[name] = bq.Lines(
-            y=together, stroke_width=2.5, labels=[label or name], display_legend=True, **common
+            y=together, stroke_width=2.5, labels=[label or name], display_legend=False, **common
         )
         self._points[name] = bq.Scatter(
             y=members, default_size=36, stroke="white", display_legend=False, **common
@@ -109,13 +110,10 @@ class EnsemblePlot(bq.Figure):
             line_style="dashed",
             stroke_width=2,
             labels=[name],
-            display_legend=True,
+            display_legend=False,
         )
         self.marks = [*self.marks, self._singles[name]]
         self._fit()
-
-    def _height(self) -> int:
-        return int(str(self.layout.height).removesuffix("px"))
 
     def _check_new(self, name: str) -> None:
         if name in self._lines or name in self._singles:
@@ -126,8 +124,8 @@ class EnsemblePlot(bq.Figure):
         return self._colors[name]
 
     def _fit(self) -> None:
-        """The x range covers every method's members and the singles span it; the y range
-        leaves room at the top for the legend, which fits its labels."""
+        """The x range covers every method's members and the singles span it; the
+        legend under the plot names the methods and singles (dashed)."""
         m = max((len(line.x) for line in self._lines.values()), default=1)
         lo, hi = 0.5, m + 0.5
         with self.hold_sync():
@@ -135,14 +133,15 @@ class EnsemblePlot(bq.Figure):
             self.x_axis.tick_values = np.arange(1, m + 1, -(-m // 10))  # at most 10 ticks
             for line in self._singles.values():
                 line.x = [lo, hi]
-            shown = [*self._lines.values(), *self._singles.values()]
-            ys = np.concatenate([np.asarray(mk.y, dtype=float) for mk in self.marks])
+            singles = list(self._singles.values())
+            shown = [*self._lines.values(), *singles]
+            data = [*self._lines.values(), *self._points.values(), *singles]
+            ys = np.concatenate([np.asarray(mk.y, dtype=float) for mk in data])
             ys = ys[np.isfinite(ys)]
             if len(ys):
                 low, high = float(ys.min()), float(ys.max())
                 span = max(high - low, 0.01)
-                # the legend's rows (16 px each) take the top of the plot, above the data
-                rows = len(shown) * 17 + 30
-                room = rows / max(self._height() - rows - 80, 60)
-                self.y_scale.min, self.y_scale.max = low - 0.05 * span, high + (room + 0.05) * span
-            self.legend_style = legend_style(mk.labels[0] for mk in shown)
+                self.y_scale.min, self.y_scale.max = low - 0.05 * span, high + 0.05 * span
+            self.legend.show(
+                [LegendEntry(mk.labels[0], mk.colors[0], mk in singles) for mk in shown]
+            )

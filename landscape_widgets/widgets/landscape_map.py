@@ -20,7 +20,7 @@ import traitlets
 
 from ..core.planes import Plane
 from ..core.results import Profile
-from ..output.png import colormap_names, spans_decades, surface_arrays
+from ..output.png import colormap_names, plot_box, spans_decades, surface_arrays
 from ..wire.assets import STATIC
 from ..wire.codec import Array, array_serialization, float32_array
 from ..wire.points import CheckedList, check_paths, check_points
@@ -67,10 +67,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
     resolution : int
         Grid points per axis (default 64). Pan and zoom keep it.
     bounds : (xmin, xmax, ymin, ymax) or "fit", optional
-        The first window; default ``plane.default_bounds(margin)``. ``"fit"``
-        starts there and grows the window (and recomputes the grid) whenever a
-        trajectory or a start's run would leave it, so every path is seen to
-        its end; :meth:`fit_bounds` fits the window to what is drawn at any time.
+        The window. ``"fit"`` (and the default, None) starts at
+        ``plane.default_bounds(margin)`` and grows the window (recomputing the
+        grid) whenever a trajectory or a start's run would leave it, so every
+        path is seen to its end; given bounds stay as given.
+        :meth:`fit_bounds` fits the window to what is drawn at any time.
     margin : float, optional
         See :meth:`Plane.default_bounds`.
     metric : str
@@ -209,6 +210,15 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         "more than a factor of 10",
     ).tag(sync=True)
     color_range = color_range_trait("the ends of the colour scale").tag(sync=True)
+    aspect = traitlets.Enum(
+        ("equal", "free", "unequal"),
+        default_value="free",
+        help="str: 'equal' draws a plane unit as long on both axes, widening the window to "
+        "the plot's shape (the default for a plane whose axes share units, when the window "
+        "is the map's own choice: no bounds, or bounds='fit'); 'unequal' fills the plot and "
+        "says the axes are not to scale (the default where they do not share units); "
+        "'free' fills the plot (given bounds, or a surface that does not say); default 'free'",
+    ).tag(sync=True)
     xlabel = traitlets.Unicode(
         "", help="str: the x axis' name; default the plane's axis_names[0] ('x' without one)"
     ).tag(sync=True)
@@ -233,7 +243,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
     ).tag(sync=True)
 
     _KWARGS = {
-        "colormap", "log_scale", "color_range", "xlabel", "ylabel", "contours", "title",
+        "colormap", "log_scale", "color_range", "aspect", "xlabel", "ylabel", "contours", "title",
         "width", "height", "layout",
     }  # fmt: skip
 
@@ -264,7 +274,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         if log_scale != "auto" and not isinstance(log_scale, bool):
             raise TypeError(f"log_scale must be True, False or 'auto', not {log_scale!r}")
         self._log_auto = log_scale == "auto"
-        self._labels_given = {k for k in ("xlabel", "ylabel") if k in kwargs}
+        self._labels_given = {k for k in ("xlabel", "ylabel", "aspect") if k in kwargs}
         if log_scale is True:
             kwargs["log_scale"] = True
         super().__init__(**kwargs)
@@ -310,8 +320,10 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             raise ValueError(f"resolution must be an int >= 2, not {resolution!r}")
         if self.metric not in ls.metrics:
             raise ValueError(_no_metric("the landscape", self.metric, ls.metrics))
-        self._fit = isinstance(bounds, str) and bounds == "fit"
-        if isinstance(bounds, str) and not self._fit:
+        explicit = bounds is not None and not isinstance(bounds, str)
+        # without bounds the window is the map's to choose: it grows to fit what is drawn
+        self._fit = bounds is None or (isinstance(bounds, str) and bounds == "fit")
+        if isinstance(bounds, str) and bounds != "fit":
             raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) or 'fit', not {bounds!r}")
         if self._fit or bounds is None:
             bounds = plane.default_bounds(margin)
@@ -319,6 +331,13 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         if len(home) != 4 or not (home[0] < home[1] and home[2] < home[3]):
             raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max: {home}")
         self.landscape, self.plane = ls, plane
+        if "aspect" not in self._labels_given:
+            # the window asked for is computed as asked (drawn to fill the plot); a
+            # window of our own choosing is widened to the plot's shape
+            self.aspect = "unequal" if not plane.same_units else "free" if explicit else "equal"
+            self._labels_given.add("aspect")
+        if self.aspect == "equal":
+            home = self.equal_window(home)
         self._requested = home  # the first grid is asked for by __init__
         self.resolution, self.levels, self.strategy = resolution, levels, strategy
         self.jobs = MapJobs(self, predictor, on_profile=self._profile_ready)
@@ -399,8 +418,8 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             self.level = int(getattr(surface, "level", 0))
             self.done = bool(getattr(surface, "done", True))
             if self.landscape is None:
-                names = (getattr(surface, "provenance", None) or {}).get("axis_names")
-                self._name_axes(names or ("x", "y"))
+                prov = getattr(surface, "provenance", None) or {}
+                self._name_axes(prov.get("axis_names") or ("x", "y"), prov.get("same_units"))
             if self._log_auto and self.done:
                 self._setting_auto_log = True
                 try:
@@ -478,11 +497,23 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             work.close()
         super().close()
 
-    def _name_axes(self, names: Sequence[str]) -> None:
-        """Name the axes after the plane, unless the caller named them."""
+    def equal_window(self, window: Sequence[float]) -> list[float]:
+        """``window`` widened about its centre to the plot's shape, so that a plane unit
+        is as many pixels along x as along y (what ``aspect="equal"`` shows)."""
+        x0, y0, x1, y1 = plot_box(self.width, self.height)
+        a, b, c, d = (float(v) for v in window)
+        per = max((b - a) / (x1 - x0), (d - c) / (y1 - y0))
+        cx, cy, hw, hh = (a + b) / 2, (c + d) / 2, per * (x1 - x0) / 2, per * (y1 - y0) / 2
+        return [cx - hw, cx + hw, cy - hh, cy + hh]
+
+    def _name_axes(self, names: Sequence[str], same_units: bool | None = None) -> None:
+        """Name the axes after the plane, and set the aspect from whether its two axes
+        share units (None: not known), unless the caller chose them."""
         for trait, name in zip(("xlabel", "ylabel"), names, strict=True):
             if trait not in self._labels_given:
                 setattr(self, trait, str(name))
+        if "aspect" not in self._labels_given:
+            self.aspect = {True: "equal", False: "unequal", None: "free"}[same_units]
 
     # ------------------------------------------------------------ reactions
     @traitlets.observe("log_scale")

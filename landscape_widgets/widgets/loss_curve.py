@@ -17,8 +17,9 @@ import bqplot as bq
 import numpy as np
 import traitlets
 
+from .bq_legend import LegendEntry, MarginLegend
 from .bq_marks import for_display, hold_sync, numeric_1d, read_only_view, real_number
-from .bq_style import bottom_axis, figure_options, next_color, side_axis
+from .bq_style import bottom_axis, figure_options, next_color, set_log_ticks, side_axis
 
 
 def downsample_minmax(x: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
@@ -109,24 +110,6 @@ class _Series:
         self.ema, self.count = 0.0, 0
         if smooth is not None:
             self._smooth(0, self.n, smooth)
-
-
-def log_tick_values(lo: float, hi: float, most: int = 8) -> np.ndarray:
-    """Ticks at 1, 2 and 5 times powers of ten between ``lo`` and ``hi`` (thinned to
-    powers of ten, then every other one, when there would be more than ``most``)."""
-    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    for mantissas, stride in (((1, 2, 5), 1), ((1,), 1), ((1,), 2), ((1,), 4)):
-        ticks = [
-            m * 10.0**k
-            for k in range(k0, k1 + 1, stride)
-            for m in mantissas
-            if lo <= m * 10.0**k <= hi
-        ]
-        if len(ticks) <= most:
-            break
-    if len(ticks) < 2:  # a range inside one 1-2-5 step: its ends
-        ticks = [lo, hi]
-    return np.asarray(ticks, dtype=float)
 
 
 class LossCurve(bq.Figure):
@@ -221,12 +204,12 @@ class LossCurve(bq.Figure):
         super().__init__(
             marks=[],
             axes=[self.x_axis, self.y_axis],
-            **figure_options(
-                title, left=58, right=16, legend_location="top-right", width=560, height=280
-            ),
+            **figure_options(title, left=58, right=16, width=560, height=280),
             padding_y=0.05,
             log_scale=log_scale,
         )
+        self.legend = MarginLegend(self)
+        self.marks = self.legend.marks
 
     # ---------------------------------------------------------------- read-only
 
@@ -403,22 +386,15 @@ class LossCurve(bq.Figure):
                     self._smooth_lines[name].x = steps
                     self._smooth_lines[name].y = smoothed
         self._dirty.clear()
-        if self.log_scale:
-            self._log_ticks()
+        self._log_ticks()
         if new:
             with self.hold_sync():
                 self.marks = [*self.marks, *new]
                 self._update_legend()
 
     def _log_ticks(self) -> None:
-        """1-2-5 ticks over the data: a log axis left alone labels every 1..9 x 10^k,
-        and the labels of a narrow range overlap."""
         values = np.concatenate([s.losses[: s.n] for s in self._series.values()] or [[]])
-        values = values[np.isfinite(values) & (values > 0)]
-        if not values.size:
-            return
-        self.y_axis.tick_values = log_tick_values(float(values.min()), float(values.max()))
-        self.y_axis.tick_format = "~g"
+        set_log_ticks(self.y_axis, values, self.log_scale)
 
     def _create(self, name, steps, shown, smoothed) -> list[bq.Lines]:
         color = self._wanted_colors.get(name) or next_color(self._colors.values())
@@ -441,12 +417,9 @@ class LossCurve(bq.Figure):
         return [raw, smooth]
 
     def _update_legend(self) -> None:
-        """Name the series in a legend once there are two or more."""
+        """Name the series in a legend under the plot once there are two or more."""
         several = len(self._lines) > 1
-        for name, raw in self._lines.items():
-            main = self._smooth_lines.get(name, raw)
-            if main.display_legend != several:
-                main.display_legend = several
+        self.legend.show([LegendEntry(n, self._colors[n]) for n in self._lines] if several else [])
 
     @traitlets.observe("log_scale")
     def _log_scale_changed(self, change: dict) -> None:

@@ -106,6 +106,8 @@ class MapTrajectories:
         if box is None:
             return list(self.view or self.home)
         window = _padded(box, margin)
+        if self.aspect == "equal":
+            window = self.equal_window(window)
         with self.send_lock:
             self.home = window
             self.view = window  # a live map refreshes on a new view
@@ -133,6 +135,8 @@ class MapTrajectories:
         grown = _padded(box, 0.06)
         window = [min(home[0], grown[0]), max(home[1], grown[1]),
                   min(home[2], grown[2]), max(home[3], grown[3])]  # fmt: skip
+        if self.aspect == "equal":
+            window = self.equal_window(window)
         self.home = window
         self.view = window
 

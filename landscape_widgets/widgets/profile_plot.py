@@ -17,8 +17,9 @@ import numpy as np
 import traitlets
 
 from ..core.results import Profile
+from .bq_legend import LegendEntry, MarginLegend
 from .bq_marks import for_display, hold_sync, numeric_1d, read_only_view
-from .bq_style import bottom_axis, figure_options, legend_style, margins, next_color, side_axis
+from .bq_style import bottom_axis, figure_options, margins, next_color, set_log_ticks, side_axis
 
 
 def format_barrier(value: float) -> str:
@@ -156,7 +157,7 @@ class ProfilePlot(bq.Figure):
     height = traitlets.Int(320, min=150, help="int: height in CSS pixels; default 320")
 
     # Left and right margins (pixels): room for the metric's and accuracy's axes.
-    _SIDES = {"left": 58, "right": 56}
+    _SIDES = {"left": 58, "right": 68}
 
     def __init__(
         self,
@@ -215,21 +216,23 @@ class ProfilePlot(bq.Figure):
         self.y2_scale = bq.LinearScale()
         self.x_axis = bottom_axis(self.x_scale, "t")
         self.y_axis = side_axis(self.y_scale, metric)
+        # percentages, trailing zeros trimmed: short tick labels, clear of the axis name
         self.y2_axis = side_axis(
-            self.y2_scale, "accuracy (dashed)", side="right", offset=40, grid_lines="none"
-        )
+            self.y2_scale, "accuracy (dashed)", side="right", offset=54, grid_lines="none",
+            tick_format=".2~%",
+        )  # fmt: skip
         axes = [self.x_axis, self.y_axis] + ([self.y2_axis] if show_accuracy else [])
         super().__init__(
             marks=[],
             axes=axes,
-            **figure_options(
-                title, **self._SIDES, legend_location="top-left", width=width, height=height
-            ),
+            **figure_options(title, **self._SIDES, width=width, height=height),
             padding_y=0.05,
             width=width,
             height=height,
             log_scale=log_scale,
         )
+        self.legend = MarginLegend(self)
+        self.marks = self.legend.marks
         for name, profile in (profiles or {}).items():
             self.set_profile(name, profile)
 
@@ -350,7 +353,9 @@ class ProfilePlot(bq.Figure):
 
     @traitlets.observe("title")
     def _title_changed(self, change: dict) -> None:
-        self.fig_margin = margins(change["new"], **self._SIDES)
+        base = margins(change["new"], **self._SIDES)
+        legend = getattr(self, "legend", None)  # None while __init__ sets the title
+        self.fig_margin = base if legend is None else legend.margin(base)
 
     @traitlets.observe("width", "height")
     def _size_changed(self, change: dict) -> None:
@@ -380,9 +385,11 @@ class ProfilePlot(bq.Figure):
         if (self.x_scale.min, self.x_scale.max) != span:
             with self.x_scale.hold_sync():
                 self.x_scale.min, self.x_scale.max = span
-        style = legend_style(m.labels[0] for m in self._lines.values())
-        if self.legend_style.get("width") != style["width"]:
-            self.legend_style = style
+        shown = [np.asarray(m.y, dtype=np.float64) for m in self._lines.values()]
+        set_log_ticks(self.y_axis, np.concatenate(shown or [np.zeros(0)]), self.log_scale)
+        entries = [LegendEntry(m.labels[0], self._colors[n]) for n, m in self._lines.items()]
+        if entries != self.legend.entries:
+            self.legend.show(entries)
 
     def _label(self, name: str, b: float, n_bad: int, n_nonpos: int) -> str:
         notes = []
@@ -433,7 +440,7 @@ class ProfilePlot(bq.Figure):
             scales=scales,
             colors=[color],
             labels=[label],
-            display_legend=True,
+            display_legend=False,  # named in the legend under the plot
             stroke_width=2,
             visible=bool(np.isfinite(shown).any()),
         )

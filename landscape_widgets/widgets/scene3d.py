@@ -149,14 +149,18 @@ class BoxFrame:
         half_w = {k: set_text(self.labels[k], texts[k], size) / 2 for k in self.KEYS}
         where = {
             "x": (0.0, -hy - m - 2.2 * size, 0.0),
-            "x0": (-hx, -hy - m - size, 0.0),
-            "x1": (hx, -hy - m - size, 0.0),
+            # end values inside their axis' span, and the first y value off the
+            # front-right corner, where it ran into the last x value
+            "x0": (-hx + half_w["x0"], -hy - m - size, 0.0),
+            "x1": (hx - half_w["x1"], -hy - m - size, 0.0),
             "y": (hx + m + half_w["y"] + 0.15, 0.0, 0.0),
-            "y0": (hx + m + half_w["y0"], -hy, 0.0),
+            "y0": (hx + m + half_w["y0"], -hy + 1.5 * size, 0.0),
             "y1": (hx + m + half_w["y1"], hy, 0.0),
-            "z": (-hx - m - half_w["z"], -hy, HEIGHT + 1.6 * size),
-            "z0": (-hx - m - half_w["z0"], -hy, 0.0),
-            "z1": (-hx - m - half_w["z1"], -hy, HEIGHT),
+            # the height's labels stand at the back-left corner, away from the x
+            # labels (front) and the y labels (right), which they met at the front
+            "z": (-hx - m - half_w["z"], hy, HEIGHT + 1.6 * size),
+            "z0": (-hx - m - half_w["z0"], hy, 0.0),
+            "z1": (-hx - m - half_w["z1"], hy, HEIGHT),
         }
         for key, pos in where.items():
             self.labels[key].position = pos

@@ -10,6 +10,8 @@ import { FONT } from "../styles.js";
 const GAP = 8;
 const ROW_H = 28;
 const INFO_H = 18;
+// the map's legend, under it (outside the plot, clear of the points)
+const LEGEND_H = 18;
 // the two rows of controls and the info line under the plots
 const CONTROLS_H = 2 * ROW_H + INFO_H + 3 * GAP;
 const MAP_SHARE = 0.55;
@@ -20,7 +22,7 @@ export function canvasSizes(width, height) {
   const mapW = Math.max(260, Math.round(width * MAP_SHARE));
   const sideW = Math.max(180, width - mapW - GAP);
   const plotH = Math.floor((topH - GAP) / 2);
-  return { width: mapW + GAP + sideW, topH, mapW, sideW, plotH };
+  return { width: mapW + GAP + sideW, topH, mapW, mapH: topH - LEGEND_H, sideW, plotH };
 }
 
 /** Build the widget's elements inside `el`; returns them by role. */
@@ -38,7 +40,16 @@ export function buildCurveLayout(el) {
   const profileCanvas = element("canvas", "display: block;", null, "lw-curve-profile");
   const lossCanvas = element("canvas", "display: block;", null, "lw-curve-loss");
   side.append(profileCanvas, lossCanvas);
-  top.append(mapCanvas, side);
+  const mapColumn = element("div", "display: flex; flex-direction: column; flex: none;");
+  const mapLegend = element(
+    "div",
+    `display: none; flex-wrap: nowrap; gap: 14px; height: ${LEGEND_H}px; overflow: hidden; ` +
+      "font-size: 12px; color: #222; padding-left: 58px; box-sizing: border-box;",
+    null,
+    "lw-legend",
+  );
+  mapColumn.append(mapCanvas, mapLegend);
+  top.append(mapColumn, side);
 
   const rowCss = `display: flex; gap: 8px; align-items: center; height: ${ROW_H}px; white-space: nowrap;`;
   const buttonCss = "font-size: 12px; flex: none;";
@@ -88,6 +99,7 @@ export function buildCurveLayout(el) {
   return {
     root,
     mapCanvas,
+    mapLegend,
     profileCanvas,
     lossCanvas,
     playButton,

@@ -77,6 +77,9 @@ export function drawFrameMap(ctx, model, { frame, controls, dragging, straight, 
     contours: model.get("contours"),
     range: colorRange(model.get("color_range")),
     metric: "loss",
+    // the frame's plane: w1 at the origin, w2 on +x, the bend above (curve_frames.py)
+    xlabel: "distance along w2 − w1",
+    ylabel: "distance toward the bend, ⊥",
     points: [
       { name: "w1", x: frame.w1[0], y: frame.w1[1], role: "anchor", label: "w1" },
       { name: "w2", x: frame.w2[0], y: frame.w2[1], role: "anchor", label: "w2" },
@@ -103,9 +106,10 @@ export function drawFrameMap(ctx, model, { frame, controls, dragging, straight, 
     progress: model.get("progress"),
     dragging,
     width: size.mapW,
-    height: size.topH,
+    height: size.mapH,
+    legendInCanvas: false, // the widget lists it under the map
   };
-  return drawMap(ctx, state, cache);
+  return { ...drawMap(ctx, state, cache), state };
 }
 
 /**

@@ -47,9 +47,15 @@ export function buildMapLayout(el) {
   speed.value = "1";
   playerRow.append(playButton, slider, stepLabel, speed);
 
-  left.append(canvas, bar, playerRow, info);
+  const legend = element(
+    "div",
+    "display: none; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: #222; padding: 2px 0 4px 58px;",
+    null,
+    "lw-legend",
+  );
+  left.append(canvas, legend, bar, playerRow, info);
   const panel = element("canvas", "display: none; flex: none;", null, "lw-predictions");
   root.append(left, panel);
   el.append(root);
-  return { root, canvas, reset, colormap, logBox, statusText, info, playerRow, playButton, slider, stepLabel, speed, panel };
+  return { root, canvas, legend, reset, colormap, logBox, statusText, info, playerRow, playButton, slider, stepLabel, speed, panel };
 }

@@ -44,6 +44,7 @@ export function readMapState(model, local) {
     log: model.get("log_scale"),
     range: colorRange(model.get("color_range")),
     xlabel: model.get("xlabel") || "x",
+    aspect: model.get("aspect") || "auto",
     ylabel: model.get("ylabel") || "y",
     contours: model.get("contours"),
     title: model.get("title"),
@@ -52,6 +53,7 @@ export function readMapState(model, local) {
     status: model.get("status"),
     progress: model.get("progress"),
     dragging: local.dragging,
+    legendInCanvas: false, // the map lists it under the canvas (map/legend.js)
   };
 }
 
