@@ -219,6 +219,7 @@ def test_fit_grows_the_window_to_every_path_end_included(one_thread):
 
 def test_a_path_has_the_same_colour_on_the_map_and_in_its_profile(one_thread):
     from landscape_widgets import ProfilePlot
+    from landscape_widgets.widgets.profile_plot import format_barrier
 
     net, ls = toy_landscape()
     plot = ProfilePlot()
@@ -230,7 +231,19 @@ def test_a_path_has_the_same_colour_on_the_map_and_in_its_profile(one_thread):
     for path in m.paths:
         assert plot.lines[path["name"]].colors == [path["color"]]
     assert plot.lines["second"].colors == ["#00aa55"]
-    m.close()
+    assert m.path_notes == {}  # the profiles are on screen
+    # without a ProfilePlot the legend says what each profile holds and where it is
+    alone = LandscapeWidget(ls, Plane.random(net, seed=0), resolution=6, probes=[],
+                            predictions=False)  # fmt: skip
+    alone.add_segment("slice", (-0.5, 0.0), (0.5, 0.0))
+    alone.wait(60)
+    b = alone.profiles["slice"].barrier()
+    expected = f"barrier {format_barrier(b)}" if b != 0 else "no barrier"
+    assert alone.path_notes == {"slice": f"{expected}; profile in .profiles"}
+    alone.paths = []
+    assert alone.path_notes == {}
+    for w in (m, alone):
+        w.close()
 
 
 def test_a_pca_plane_of_several_runs_marks_each_run_s_end():

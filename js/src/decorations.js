@@ -114,7 +114,11 @@ export function legendEntries(state) {
       color: o.color || "#222",
       dash: o.stepsData ? dashOf(k++) : [],
     })),
-    ...state.paths.map((p) => ({ name: p.name, color: p.color || PATH_COLORS[0], dash: [] })),
+    ...state.paths.map((p) => {
+      // a path whose profile is not on screen says what it holds (path_notes)
+      const note = state.pathNotes?.[p.name];
+      return { name: note ? `${p.name} (${note})` : p.name, color: p.color || PATH_COLORS[0], dash: [] };
+    }),
   ];
 }
 

@@ -30,6 +30,7 @@ const REDRAW_ON = [
   "view",
   "points",
   "paths",
+  "path_notes",
   "colormap",
   "log_scale",
   "color_range",

@@ -29,3 +29,11 @@ describe("the legend", () => {
     expect(dashOf(DASHES.length)).toEqual(dashOf(0));
   });
 });
+
+describe("a path's note", () => {
+  it("follows its name in the legend", () => {
+    const state = { overlays: [], paths: [{ name: "slice", color: "#f00" }], pathNotes: { slice: "barrier 0.12; profile in .profiles" } };
+    expect(legendEntries(state)[0].name).toBe("slice (barrier 0.12; profile in .profiles)");
+    expect(legendEntries({ ...state, pathNotes: {} })[0].name).toBe("slice");
+  });
+});

@@ -30,6 +30,7 @@ from .map_jobs import MapJobs
 from .map_points import MapPoints
 from .map_trajectories import MapTrajectories
 from .predictions import Predictor
+from .profile_plot import format_barrier
 from .thread_safe_sync import ThreadSafeSync
 
 __all__ = ["LandscapeWidget"]
@@ -171,6 +172,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         check_paths,
         help="[{name, kind, points, color}]: paths through named points, kind 'segment', "
         "'polyline' or 'bezier'; default []",
+    ).tag(sync=True)
+    path_notes = traitlets.Dict(
+        default_value={},
+        help="{path name: str}: what the legend says after a path's name when no ProfilePlot "
+        "shows its profile: its barrier and where the profile is; default {}",
     ).tag(sync=True)
     overlays = traitlets.List(
         default_value=[],
@@ -561,8 +567,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
     def _paths_changed(self, change: dict) -> None:
         old = {p["name"]: p for p in (change["old"] or [])}
         fresh = {p["name"] for p in change["new"] if old.get(p["name"]) != p}
-        for gone in set(old) - {p["name"] for p in change["new"]}:
-            self.profiles.pop(gone, None)
+        gone = set(old) - {p["name"] for p in change["new"]}
+        for name in gone:
+            self.profiles.pop(name, None)
+        if gone & set(self.path_notes):
+            self.path_notes = {k: v for k, v in self.path_notes.items() if k not in gone}
         if fresh and self.landscape is not None:
             self.jobs.evaluate(paths=fresh)
 
@@ -603,5 +612,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             # the path's colour on the map, so a run has one colour everywhere
             color = next((p["color"] for p in self.paths if p["name"] == name), None)
             self.profile_plot.set_profile(name, profile, color=color)
+        else:
+            # no profile on screen: the legend says what it holds and where it is
+            b = profile.barrier()
+            what = f"barrier {format_barrier(b)}" if b != 0 else "no barrier"
+            with self.send_lock:
+                self.path_notes = {**self.path_notes, name: f"{what}; profile in .profiles"}
         for callback in list(self._profile_callbacks):
             callback(name, profile)

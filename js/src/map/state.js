@@ -38,6 +38,7 @@ export function readMapState(model, local) {
     view: local.view ?? model.get("view"),
     points: local.points ?? model.get("points") ?? [],
     paths: model.get("paths") ?? [],
+    pathNotes: model.get("path_notes") || {},
     overlays: local.overlays,
     playerStep: local.playerStep,
     colormap: model.get("colormap"),
