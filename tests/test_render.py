@@ -213,3 +213,15 @@ def test_headless_cli_writes_the_quickstart_png(tmp_path):
         [sys.executable, "-m", "landscape_widgets"], capture_output=True, text=True
     )
     assert usage.returncode == 2 and "--headless" in usage.stdout
+
+
+def test_names_the_built_in_font_cannot_draw_are_spelled_out(make_surface, tmp_path):
+    from landscape_widgets.output.png import printable
+
+    assert printable("δ (random, filter-normalised)") == "delta (random, filter-normalised)"
+    assert printable("distance toward w3, ⊥") == "distance toward w3, perp"
+    assert printable("w2 − w1 · 中") == "w2 - w1 - ?"
+    s = make_surface()
+    s.provenance["axis_names"] = ["δ (random)", "η (random)"]
+    out = render_png(s, tmp_path / "greek.png", title="|λmin/λmax|")
+    assert out.stat().st_size > 0

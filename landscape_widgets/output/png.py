@@ -285,6 +285,21 @@ def check_anchors(anchors: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
 # Drawing
 
 
+# Pillow's built-in font has no Greek and few symbols: these are written out.
+_SPELLED = {
+    "δ": "delta", "η": "eta", "θ": "theta", "λ": "lambda", "φ": "phi", "α": "alpha",
+    "β": "beta", "Σ": "Sigma", "−": "-", "–": "-", "—": "-", "⊥": "perp", "…": "...",
+    "·": "-", "≤": "<=", "≥": ">=",
+}  # fmt: skip
+
+
+def printable(text: str) -> str:
+    """``text`` in the characters the headless renderer's font has: Greek letters and
+    a few symbols spelled out (δ -> delta, − -> -), anything else beyond Latin-1 as "?"."""
+    out = "".join(_SPELLED.get(c, c) for c in str(text))
+    return "".join(c if ord(c) < 256 else "?" for c in out)
+
+
 def _font(size: int):
     try:
         return ImageFont.load_default(size=size)
@@ -314,7 +329,8 @@ def render_image(
     """
     if axis_names is None:
         axis_names = (getattr(surface, "provenance", None) or {}).get("axis_names") or ("x", "y")
-    xname, yname = (str(n) for n in axis_names)
+    xname, yname = (printable(n) for n in axis_names)
+    title = printable(title) if title else title
     width, height = (int(s) for s in size)
     if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
         raise ValueError(f"size {size} is too small, need at least {MIN_SIZE}")
@@ -423,7 +439,7 @@ def render_image(
             )
         draw.text(
             (u + 7, v - 4),
-            name,
+            printable(name),
             fill=(0, 0, 0),
             font=font,
             anchor="lb",
