@@ -225,3 +225,27 @@ def test_names_the_built_in_font_cannot_draw_are_spelled_out(make_surface, tmp_p
     s.provenance["axis_names"] = ["δ (random)", "η (random)"]
     out = render_png(s, tmp_path / "greek.png", title="|λmin/λmax|")
     assert out.stat().st_size > 0
+
+
+def test_equal_aspect_narrows_the_plot_to_the_grid_s_shape(tmp_path):
+    from landscape_widgets import Surface
+    from landscape_widgets.output.png import cell_extent, equal_box
+
+    x, y = np.linspace(-1, 1, 9), np.linspace(-0.5, 0.5, 5)
+    surf = Surface(x, y, np.add.outer(y**2, x**2) + 0.2, provenance={"same_units": True})
+    box = plot_box(640, 480)
+    x0, y0, x1, y1 = equal_box(box, x, y)
+    (xa, xb), (ya, yb) = cell_extent(x[0], x[-1], 9), cell_extent(y[0], y[-1], 5)
+    # a plane unit is as many pixels along x as along y, inside the plot, centred
+    assert (x1 - x0) / (xb - xa) == pytest.approx((y1 - y0) / (yb - ya), rel=0.02)
+    assert box[0] <= x0 and x1 <= box[2] and box[1] <= y0 and y1 <= box[3]
+    assert (x0 - box[0]) == pytest.approx(box[2] - x1, abs=1)
+    assert y1 - y0 < box[3] - box[1]  # this grid is wider than tall: the plot gets lower
+    # the picture: white above a narrowed plot, cells over the whole of a free one
+    equal = np.asarray(Image.open(render_png(surf, tmp_path / "e.png", size=(640, 480))))
+    free = render_png(surf, tmp_path / "f.png", size=(640, 480), aspect="free")
+    free = np.asarray(Image.open(free))
+    mid = (x0 + x1) // 2
+    assert (equal[box[1] + 2, mid] == 255).all() and not (free[box[1] + 2, mid] == 255).all()
+    with pytest.raises(ValueError, match="aspect"):
+        render_png(surf, tmp_path / "x.png", aspect="square")

@@ -20,7 +20,7 @@ import {
 } from "./decorations.js";
 import { FONT, PATH_COLORS, ROLE_STYLE, TITLE_FONT } from "./styles.js";
 import { pointsAtStep } from "./trajectories.js";
-import { equalAspect, pathPolyline, transform } from "./view.js";
+import { equalAspect, equalBox, pathPolyline, transform } from "./view.js";
 
 /** Extent of the grid's cells in plane coordinates: [xa, xb, ya, yb]. */
 export function gridExtent(state) {
@@ -88,8 +88,11 @@ export class GridCache {
 
 export function drawMap(ctx, state, cache) {
   const { width, height } = state;
-  const box = plotBox(width, height);
-  const view = state.aspect === "equal" ? equalAspect(shownWindow(state), box) : shownWindow(state);
+  // equal aspect: a live map shows more of the plane, a fixed grid a narrower plot
+  let box = plotBox(width, height);
+  let view = shownWindow(state);
+  if (state.aspect === "equal" && state.interactive) view = equalAspect(view, box);
+  else if (state.aspect === "equal") box = equalBox(box, view);
   const tf = transform(box, view);
   const [ny, nx] = state.grid.shape;
 
@@ -123,7 +126,8 @@ export function drawMap(ctx, state, cache) {
   if (nx > 0 && ny > 0) {
     got = cache.get(state);
     const [xa, xb, ya, yb] = gridExtent(state);
-    ctx.imageSmoothingEnabled = false;
+    // crisp cells (each a computed value) unless the state asks for blended ones
+    ctx.imageSmoothingEnabled = state.smooth === true;
     ctx.drawImage(got.cells, tf.px(xa), tf.py(yb), tf.px(xb) - tf.px(xa), tf.py(ya) - tf.py(yb));
     drawContours(ctx, got.rings, tf, [xa, xb, ya, yb], nx, ny);
   } else {

@@ -33,6 +33,22 @@ export function equalAspect(view, box) {
   return [cx - (per * w) / 2, cx + (per * w) / 2, cy - (per * h) / 2, cy + (per * h) / 2];
 }
 
+/**
+ * `box` narrowed along one axis (about its centre) to the shape of `view`, so
+ * that a plane unit is as many pixels along x as along y: how a fixed grid
+ * (which has nothing beyond its window to show) is drawn with equal aspect.
+ */
+export function equalBox(box, view) {
+  const w = box.x1 - box.x0;
+  const h = box.y1 - box.y0;
+  const per = Math.max((view[1] - view[0]) / w, (view[3] - view[2]) / h); // plane units per pixel
+  const bw = (view[1] - view[0]) / per;
+  const bh = (view[3] - view[2]) / per;
+  const x0 = box.x0 + (w - bw) / 2;
+  const y0 = box.y0 + (h - bh) / 2;
+  return { x0, y0, x1: x0 + bw, y1: y0 + bh };
+}
+
 /** The window moved by (dx, dy) in plane units. */
 export function panView(view, dx, dy) {
   return [view[0] + dx, view[1] + dx, view[2] + dy, view[3] + dy];

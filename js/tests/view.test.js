@@ -83,3 +83,15 @@ describe("equal aspect", () => {
     expect(equalAspect([0, 4, 0, 2], box)).toEqual([0, 4, 0, 2]);
   });
 });
+
+describe("an equal-aspect box", () => {
+  it("narrows the plot to the window's shape, centred", async () => {
+    const { equalBox, transform } = await import("../src/view.js");
+    const box = { x0: 0, y0: 0, x1: 400, y1: 200 };
+    const b = equalBox(box, [-1, 1, -1, 1]);
+    expect(b).toEqual({ x0: 100, y0: 0, x1: 300, y1: 200 });
+    const tf = transform(b, [-1, 1, -1, 1]);
+    expect(tf.px(1) - tf.px(0)).toBeCloseTo(tf.py(0) - tf.py(1));
+    expect(equalBox(box, [0, 4, 0, 2])).toEqual(box);
+  });
+});

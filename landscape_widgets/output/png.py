@@ -199,6 +199,17 @@ def plot_box(width: int, height: int) -> tuple[int, int, int, int]:
     return MARGIN["left"], MARGIN["top"], x1, y1
 
 
+def equal_box(box: tuple[int, int, int, int], x, y) -> tuple[int, int, int, int]:
+    """``box`` narrowed about its centre to the shape of the grid's cells (x, y its
+    axes), so that a plane unit is as many pixels along x as along y."""
+    x0, y0, x1, y1 = box
+    (xa, xb), (ya, yb) = cell_extent(x[0], x[-1], len(x)), cell_extent(y[0], y[-1], len(y))
+    per = max((xb - xa) / (x1 - x0), (yb - ya) / (y1 - y0))
+    bw, bh = round((xb - xa) / per), round((yb - ya) / per)
+    left, top = x0 + (x1 - x0 - bw) // 2, y0 + (y1 - y0 - bh) // 2
+    return left, top, left + bw, top + bh
+
+
 def cell_extent(first: float, last: float, n: int) -> tuple[float, float]:
     """Extent of n cells centred on an even axis from first to last."""
     if n <= 1:
@@ -318,6 +329,7 @@ def render_image(
     lines: Sequence[tuple[Any, tuple[int, int, int]]] = (),
     squares: Mapping[str, Sequence[float]] | None = None,
     axis_names: Sequence[str] | None = None,
+    aspect: str | None = None,
 ):
     """Draw a surface as a PIL image; see :func:`render_png` for the arguments.
 
@@ -325,8 +337,15 @@ def render_image(
     one); ``lines`` are ``(xy of shape (n, 2), rgb)`` polylines in plane
     coordinates and ``squares`` named points drawn as the widget draws path
     points. ``axis_names`` default to the surface's ``provenance["axis_names"]``,
-    else "x" and "y".
+    else "x" and "y". ``aspect="equal"`` (the default when the provenance says
+    the axes share units) narrows the plot to the grid's shape, so a plane unit
+    is as long on both axes; ``"free"`` fills the plot.
     """
+    prov = getattr(surface, "provenance", None) or {}
+    if aspect is None:
+        aspect = "equal" if prov.get("same_units") else "free"
+    if aspect not in ("equal", "free", "unequal"):
+        raise ValueError(f"aspect must be 'equal', 'free' or 'unequal', not {aspect!r}")
     if axis_names is None:
         axis_names = (getattr(surface, "provenance", None) or {}).get("axis_names") or ("x", "y")
     xname, yname = (printable(n) for n in axis_names)
@@ -339,6 +358,8 @@ def render_image(
     x, y, grid, anchors = surface_arrays(surface, metric)
     ny, nx = grid.shape
     x0, y0, x1, y1 = plot_box(width, height)
+    if aspect == "equal":
+        x0, y0, x1, y1 = equal_box((x0, y0, x1, y1), x, y)
     pw, ph = x1 - x0, y1 - y0
 
     img = np.full((height, width, 3), 255, dtype=np.uint8)
@@ -459,6 +480,7 @@ def render_png(
     metric: str = "loss",
     value_range: tuple[float, float] | None = None,
     axis_names: Sequence[str] | None = None,
+    aspect: str | None = None,
 ) -> Path:
     """Write a surface to a PNG: a filled colour map, colour bar and anchors.
 
@@ -483,6 +505,9 @@ def render_png(
         The values at the ends of the colour scale (default the finite range).
     axis_names : (str, str), optional
         Names under and beside the axes (default the surface's plane's, else x, y).
+    aspect : {"equal", "free"}, optional
+        Equal aspect narrows the plot to the grid's shape; default "equal" when
+        ``surface.provenance["same_units"]`` says the axes share units.
 
     Returns
     -------
@@ -498,7 +523,8 @@ def render_png(
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     image = render_image(
-        surface, colormap, log, size, title, metric, value_range, axis_names=axis_names
-    )
+        surface, colormap, log, size, title, metric, value_range, axis_names=axis_names,
+        aspect=aspect,
+    )  # fmt: skip
     image.save(out, format="PNG")
     return out

@@ -55,6 +55,8 @@ class MapExport:
             metric=self.metric,
             value_range=tuple(self.color_range) if self.color_range else None,
             axis_names=(self.xlabel or "x", self.ylabel or "y"),
+            # a live map's window already has the plot's shape
+            aspect="equal" if self.aspect == "equal" and self.landscape is None else "free",
         )
 
     def save_html(self, path: Any, title: str | None = None) -> Path:
