@@ -133,3 +133,44 @@ def test_linked_maps_colour_equal_values_alike_and_name_their_axes(lab_page, lab
             got = page.evaluate(CANVAS_PIXEL_JS, [canvas, *cell_centre(i, j)])
             assert got == rgb[i, j].tolist(), (k, i, j)
     lab_page.assert_no_console_errors()
+
+
+CROWDED = textwrap.dedent(
+    f"""
+    import numpy as np
+    from landscape_widgets import LandscapeWidget, Surface
+
+    x = np.linspace(-1.0, 1.0, {NX})
+    y = np.linspace(-0.5, 0.5, {NY})
+    w = LandscapeWidget(Surface(x, y, 0.2 + np.add.outer(y**2, x**2)), probes={{
+        f"probe {{k}}": (0.97 - 0.01 * k, 0.3 + 0.02 * k) for k in range(5)
+    }} | {{"far left": (-0.9, -0.45)}}, width={WIDTH}, height={HEIGHT}, contours=0)
+    w.add_segment("a slice with a long name", (-0.8, 0.0), (0.95, 0.45))
+    w
+    """
+)
+
+
+def test_labels_and_legend_stay_clear_in_the_page(lab_page, lab_server, artifacts):
+    write_notebook(lab_server.root / "crowded.ipynb", [CROWDED])
+    page = lab_page.page
+    lab_page.open_notebook("crowded.ipynb")
+    lab_page.run_cell(0)
+    root = page.locator('.lw-landscape[data-status="drawn"]')
+    root.wait_for(timeout=60_000)
+    root.scroll_into_view_if_needed()
+    root.screenshot(path=str(artifacts / "crowded.png"))
+    labels = json.loads(root.get_attribute("data-labels"))
+    x0, y0, x1, y1 = json.loads(root.get_attribute("data-plot"))
+    assert len(labels) >= 4  # the crowd near the right edge is placed, or thinned
+    for a in labels:  # inside the plot (never under the colour bar) ...
+        assert x0 <= a[0] and a[2] <= x1 + 1 and y0 <= a[1] and a[3] <= y1 + 1, a
+    for i, a in enumerate(labels):  # ... and never on each other
+        for b in labels[:i]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    # the legend is under the canvas, not over the plot
+    canvas = root.locator("canvas.lw-map").bounding_box()
+    legend = root.locator(".lw-legend").bounding_box()
+    assert legend["y"] >= canvas["y"] + canvas["height"] - 1
+    assert "a slice with a long name" in root.locator(".lw-legend").inner_text()
+    lab_page.assert_no_console_errors()

@@ -141,7 +141,7 @@ export function drawMap(ctx, state, cache) {
   drawPaths(ctx, state.paths, state.points, tf);
   drawPoints(ctx, state.points, tf, state.dragging);
   ctx.restore();
-  drawLabels(ctx, state.points, tf, box);
+  const labels = drawLabels(ctx, state.points, tf, box);
 
   ctx.lineWidth = 1;
   ctx.strokeStyle = "#222";
@@ -157,7 +157,7 @@ export function drawMap(ctx, state, cache) {
   if (state.legendInCanvas !== false) drawLegend(ctx, box, state);
   if (state.status === "computing") drawProgress(ctx, box, state.progress);
   ctx.restore();
-  return { masked: got ? got.masked : 0, range: got ? got.range : null, tf, box, view };
+  return { masked: got ? got.masked : 0, range: got ? got.range : null, tf, box, view, labels };
 }
 
 function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
@@ -273,6 +273,7 @@ function drawPoints(ctx, points, tf, dragging) {
  * Labels of the points inside the box, drawn unclipped so a label near the
  * edge stays whole, where labelBox() puts them: never past the plot's right
  * edge, never on another label (a label with no free place is left out).
+ * Returns the boxes drawn, [x0, y0, x1, y1] in CSS pixels.
  */
 function drawLabels(ctx, points, tf, box) {
   ctx.font = FONT;
@@ -295,4 +296,5 @@ function drawLabels(ctx, points, tf, box) {
     ctx.fillStyle = "#000";
     ctx.fillText(label, spot[0], spot[3]);
   }
+  return placed;
 }

@@ -96,6 +96,9 @@ function render({ model, el }) {
     root.dataset.gridRange = JSON.stringify([...state.xRange, ...state.yRange]);
     root.dataset.colorRange = JSON.stringify(drawn.range ? [drawn.range.min, drawn.range.max] : null);
     root.dataset.axes = JSON.stringify([state.xlabel, state.ylabel]);
+    // where the labels and the plot went, for tests: [x0, y0, x1, y1] each
+    root.dataset.labels = JSON.stringify(drawn.labels.map((b) => b.map(Math.round)));
+    root.dataset.plot = JSON.stringify([drawn.box.x0, drawn.box.y0, drawn.box.x1, drawn.box.y1]);
     const now = performance.now().toFixed(1);
     if (hasGrid && !root.dataset.firstGridAt) root.dataset.firstGridAt = now;
     if (hasGrid && done && state.status !== "computing") root.dataset.doneAt ??= now;
