@@ -175,6 +175,19 @@ def mnist_data() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def shared_mnist() -> Path:
+    """The folder holding the real MNIST files (:func:`mnist_data`); the tests that
+    need them are skipped, saying where to put them, on a machine without them."""
+    root = mnist_data()
+    if root is None:
+        pytest.skip(
+            "no MNIST files: set LW_DATA to the folder holding MNIST/raw/ "
+            f"(or put them in {ROOT.parent / 'shared' / 'data'})"
+        )
+    return root
+
+
 def kernel_for(notebook: str | Path) -> str:
     """The kernel spec a notebook of notebooks/ runs on in the tests."""
     return MNIST_KERNEL if Path(notebook).name in MNIST_NOTEBOOKS else "python3"

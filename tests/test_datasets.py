@@ -384,22 +384,9 @@ def test_a_broken_gz_file_is_named(tmp_path):
         mnist(root, cache=tmp_path / "cache")
 
 
-def shared_mnist():
-    import os
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parents[1]
-    for root in (os.environ.get("LW_DATA"), here.parent / "shared" / "data"):
-        if root and (Path(root) / "MNIST" / "raw").is_dir():
-            return Path(root)
-    return None
-
-
-def test_the_shared_mnist_copy(tmp_path):
+def test_the_shared_mnist_copy(tmp_path, shared_mnist):
     """The real files: decompressed bytes with the README's checksums, the usual sizes."""
-    root = shared_mnist()
-    if root is None:
-        pytest.skip("no shared MNIST copy (set LW_DATA to the folder holding MNIST/raw/)")
+    root = shared_mnist
     X, y = mnist(root, cache=tmp_path)
     Xt, yt = mnist(root, train=False, cache=tmp_path)
     assert X.shape == (60000, 1, 28, 28) and Xt.shape == (10000, 1, 28, 28)

@@ -17,16 +17,12 @@ MNIST is read from ``$LW_DATA`` (the folder holding ``MNIST/``), else from
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from landscape_widgets import Landscape, Plane, datasets, models, record_trajectory
 
-ROOT = Path(__file__).resolve().parents[1]
 WINDOW = (-15.0, 17.0, -15.0, 18.0)
 A, B = ("5.weight", (5, 250)), ("5.weight", (5, 251))
 STARTS = [(-9.0, 15.0), (-10.1, 15.0), (-11.0, 15.0)]
@@ -35,22 +31,9 @@ ENDS = [(17.8, 7.8), (4.2, -5.2), (-11.6, -1.3)]  # shared/data/README.md
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def mnist_root() -> Path | None:
-    for root in (os.environ.get("LW_DATA"), ROOT.parent / "shared" / "data"):
-        if root and (Path(root) / "MNIST" / "raw").is_dir():
-            return Path(root)
-    return None
-
-
 @pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
-    root = mnist_root()
-    if root is None:
-        pytest.skip(
-            "no MNIST files: set LW_DATA to the folder holding MNIST/raw/ "
-            f"(or put them in {ROOT.parent / 'shared' / 'data'})"
-        )
-    X, y = datasets.mnist(root, cache=tmp_path_factory.mktemp("cache"))
+def mnist(tmp_path_factory, shared_mnist):
+    X, y = datasets.mnist(shared_mnist, cache=tmp_path_factory.mktemp("cache"))
     return X[:10000], y[:10000]
 
 

@@ -4,7 +4,7 @@
 import { COLORBAR, MIN_TICK_GAP, formatTick, logTicks, niceTicks } from "./axes.js";
 import { line } from "./canvas.js";
 import { MASKED, css, lookupTable, makeNorm } from "./colormap.js";
-import { FONT, PATH_COLORS } from "./styles.js";
+import { PATH_COLORS } from "./styles.js";
 
 /** Ticks and names of the two axes; a name too long for its side is shortened with "…". */
 export function drawAxes(ctx, box, view, tf, xlabel = "x", ylabel = "y") {
@@ -120,38 +120,6 @@ export function legendEntries(state) {
       return { name: note ? `${p.name} (${note})` : p.name, color: p.color || PATH_COLORS[0], dash: [] };
     }),
   ];
-}
-
-/** A legend line sample from (x0, y) to (x1, y): dark outline, then the colour. */
-export function legendSample(ctx, x0, x1, y, { color, dash }) {
-  ctx.setLineDash(dash);
-  // a dark outline keeps light colours (white, yellow) visible on the legend
-  ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
-  ctx.lineWidth = 4.5;
-  line(ctx, x0, y, x1, y);
-  ctx.strokeStyle = color;
-  ctx.lineWidth = 2.5;
-  line(ctx, x0, y, x1, y);
-  ctx.setLineDash([]);
-}
-
-/** The legend top left inside the plot (the curve animation; the map puts its own under the canvas). */
-export function drawLegend(ctx, box, state) {
-  const entries = legendEntries(state);
-  if (!entries.length) return;
-  ctx.font = FONT;
-  const w = Math.max(...entries.map((e) => ctx.measureText(e.name).width)) + 30;
-  const h = entries.length * 16 + 6;
-  ctx.fillStyle = "rgba(255, 255, 255, 0.8)";
-  ctx.fillRect(box.x0 + 6, box.y0 + 6, w, h);
-  entries.forEach((entry, k) => {
-    const y = box.y0 + 14 + k * 16;
-    legendSample(ctx, box.x0 + 10, box.x0 + 26, y, entry);
-    ctx.fillStyle = "#222";
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    ctx.fillText(entry.name, box.x0 + 30, y);
-  });
 }
 
 export function drawProgress(ctx, box, progress) {

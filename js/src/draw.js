@@ -13,7 +13,6 @@ import {
   dashOf,
   drawAxes,
   drawColorbar,
-  drawLegend,
   drawMaskedLegend,
   drawProgress,
   fitText,
@@ -154,7 +153,6 @@ export function drawMap(ctx, state, cache) {
     drawColorbar(ctx, box, got.range, state);
     if (got.masked > 0) drawMaskedLegend(ctx, box, got.masked);
   }
-  if (state.legendInCanvas !== false) drawLegend(ctx, box, state);
   if (state.status === "computing") drawProgress(ctx, box, state.progress);
   ctx.restore();
   return { masked: got ? got.masked : 0, range: got ? got.range : null, tf, box, view, labels };

@@ -280,7 +280,8 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         if log_scale != "auto" and not isinstance(log_scale, bool):
             raise TypeError(f"log_scale must be True, False or 'auto', not {log_scale!r}")
         self._log_auto = log_scale == "auto"
-        self._labels_given = {k for k in ("xlabel", "ylabel", "aspect") if k in kwargs}
+        # axis names and aspect the caller chose: planes and surfaces do not override them
+        self._chosen = {k for k in ("xlabel", "ylabel", "aspect") if k in kwargs}
         if log_scale is True:
             kwargs["log_scale"] = True
         super().__init__(**kwargs)
@@ -337,11 +338,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         if len(home) != 4 or not (home[0] < home[1] and home[2] < home[3]):
             raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max: {home}")
         self.landscape, self.plane = ls, plane
-        if "aspect" not in self._labels_given:
+        if "aspect" not in self._chosen:
             # the window asked for is computed as asked (drawn to fill the plot); a
             # window of our own choosing is widened to the plot's shape
             self.aspect = "unequal" if not plane.same_units else "free" if explicit else "equal"
-            self._labels_given.add("aspect")
+            self._chosen.add("aspect")
         if self.aspect == "equal":
             home = self.equal_window(home)
         self._requested = home  # the first grid is asked for by __init__
@@ -516,9 +517,9 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         """Name the axes after the plane, and set the aspect from whether its two axes
         share units (None: not known), unless the caller chose them."""
         for trait, name in zip(("xlabel", "ylabel"), names, strict=True):
-            if trait not in self._labels_given:
+            if trait not in self._chosen:
                 setattr(self, trait, str(name))
-        if "aspect" not in self._labels_given:
+        if "aspect" not in self._chosen:
             self.aspect = {True: "equal", False: "unequal", None: "free"}[same_units]
 
     # ------------------------------------------------------------ reactions

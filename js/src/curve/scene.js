@@ -107,7 +107,6 @@ export function drawFrameMap(ctx, model, { frame, controls, dragging, straight, 
     dragging,
     width: size.mapW,
     height: size.mapH,
-    legendInCanvas: false, // the widget lists it under the map
     // a frame is read at a glance as a picture of the landscape: its cells are
     // blended, so a coarse frame reads at the widget's size (the map keeps crisp cells)
     smooth: true,

@@ -55,7 +55,6 @@ export function readMapState(model, local) {
     status: model.get("status"),
     progress: model.get("progress"),
     dragging: local.dragging,
-    legendInCanvas: false, // the map lists it under the canvas (map/legend.js)
   };
 }
 
