@@ -9,6 +9,9 @@ into two flat buffers, runs a plain forward and backward pass, and hands
 ``c_k(t) * g`` to the optimizer: a step costs one plain training step plus a
 few vector operations, and only the control points move. A step is all or
 nothing, so a run interrupted and continued is bitwise the uninterrupted one.
+
+Over 500 lines because a step is atomic: the roll-back, the deferred Ctrl-C
+and the bitwise save and load sit beside the step they guard.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class CurveTrainer:
         Training data instead of the landscape's.
     record_every : int
         Keep the control points every this many steps in ``history``.
+
+    Long (~390 lines) because ``step``'s roll-back and ``fit``'s deferred interrupt
+    belong to the class whose state they keep whole.
 
     Examples
     --------

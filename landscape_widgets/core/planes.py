@@ -11,6 +11,9 @@ The constructors differ in where the three come from:
 - :meth:`Plane.pca`: the top two principal directions of an optimizer
   trajectory (Li et al. 2018, section 7);
 - :meth:`Plane.weights`: two individual weights as the axes, all else frozen.
+
+Over 500 lines because each of ``Plane``'s four constructors carries the
+numpydoc of the paper it follows; the code of each is short.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ colour maps, read from the same lookup tables (``js/src/colormaps.json``,
 copied next to the bundle as ``static/colormaps.json`` by the JS build), the
 same normalisations, layout and tick rules. It needs only numpy and Pillow,
 so it runs where there is no browser: in CI, in scripts, on a cluster node.
+
+Over 500 lines because it mirrors ``js/src/draw.js`` step by step (layout,
+ticks, contours, labels, legend) so the file and the page draw the same picture.
 """
 
 from __future__ import annotations
@@ -470,18 +473,7 @@ def render_image(
     return im
 
 
-def render_png(
-    surface: Any,
-    path: str | os.PathLike[str],
-    colormap: str = "viridis",
-    log: bool = False,
-    size: tuple[int, int] = (640, 480),
-    title: str | None = None,
-    metric: str = "loss",
-    value_range: tuple[float, float] | None = None,
-    axis_names: Sequence[str] | None = None,
-    aspect: str | None = None,
-) -> Path:
+def render_png(surface: Any, path: str | os.PathLike[str], **style: Any) -> Path:
     """Write a surface to a PNG: a filled colour map, colour bar and anchors.
 
     Parameters
@@ -491,6 +483,11 @@ def render_png(
         ``(len(y), len(x))``, and optionally ``metrics`` and ``anchors``.
     path : path-like
         Where to write the PNG; parent folders are created.
+    **style
+        The look, as keyword arguments of :func:`render_image` (below).
+
+    Other Parameters
+    ----------------
     colormap : str
         ``"viridis"`` (default) or ``"terrain"``: the widget's colour maps.
     log : bool
@@ -522,9 +519,7 @@ def render_png(
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    image = render_image(
-        surface, colormap, log, size, title, metric, value_range, axis_names=axis_names,
-        aspect=aspect,
-    )  # fmt: skip
-    image.save(out, format="PNG")
+    if style.keys() & {"lines", "squares"}:
+        raise TypeError("render_png draws a surface alone; lines and squares are render_image's")
+    render_image(surface, **style).save(out, format="PNG")
     return out

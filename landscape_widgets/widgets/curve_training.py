@@ -8,6 +8,8 @@ Training runs in one background thread, frames are evaluated in another
 as it is made, and the ``frames`` trait holds them all for a saved notebook or
 an exported HTML, whose player replays them without a kernel
 (:mod:`.curve_record`).
+
+Over 500 lines only through the numpydoc of the widget's traits and methods.
 """
 
 from __future__ import annotations

@@ -141,6 +141,8 @@ class ProfilePlot(bq.Figure):
     profile with :meth:`set_profile` changes the existing marks in place, one
     message per mark, so it is cheap enough to call on every drag event.
 
+    Just over 350 lines through the numpydoc of its methods.
+
     Examples
     --------
     >>> t = np.linspace(0, 1, 101)

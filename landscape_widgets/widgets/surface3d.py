@@ -12,6 +12,9 @@ and Scene and only re-uploads buffers.
 Point markers sit at the grid's bilinear height; overlay and path lines are
 split where they cross the mesh's triangle edges and take the triangles' own
 heights, so they lie on the drawn terrain (lifted by ``LINE_LIFT``).
+
+Over 500 lines only through the numpydoc of the widget's traits and methods;
+the geometry and the scene are in their own modules.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ class SurfaceWidget(ipywidgets.VBox):
 
     Unknown keyword arguments raise TypeError, so a typo is not silently lost.
 
-    Long (~360 lines) because it documents each of its dozen traits and public methods.
+    Long (~430 lines) because it documents each of its dozen traits and public methods.
 
     Attributes
     ----------
