@@ -135,6 +135,15 @@ def test_linked_maps_colour_equal_values_alike_and_name_their_axes(lab_page, lab
     lab_page.assert_no_console_errors()
 
 
+CROWDED_PROBES = {f"probe {k}": (0.97 - 0.01 * k, 0.3 + 0.02 * k) for k in range(5)} | {
+    "far left": (-0.9, -0.45)
+}
+SLICE = ((-0.8, 0.0), (0.95, 0.45))
+# two runs whose ends are close together, in the middle of the map
+RUNS = {
+    "start: sgd": [(-0.6, -0.4), (-0.2, -0.1), (0.1, 0.0)],
+    "start: momentum": [(-0.6, 0.4), (-0.1, 0.1), (0.14, 0.02)],
+}
 CROWDED = textwrap.dedent(
     f"""
     import numpy as np
@@ -142,13 +151,33 @@ CROWDED = textwrap.dedent(
 
     x = np.linspace(-1.0, 1.0, {NX})
     y = np.linspace(-0.5, 0.5, {NY})
-    w = LandscapeWidget(Surface(x, y, 0.2 + np.add.outer(y**2, x**2)), probes={{
-        f"probe {{k}}": (0.97 - 0.01 * k, 0.3 + 0.02 * k) for k in range(5)
-    }} | {{"far left": (-0.9, -0.45)}}, width={WIDTH}, height={HEIGHT}, contours=0)
-    w.add_segment("a slice with a long name", (-0.8, 0.0), (0.95, 0.45))
+    w = LandscapeWidget(Surface(x, y, 0.2 + np.add.outer(y**2, x**2)), probes={CROWDED_PROBES!r},
+                        width={WIDTH}, height={HEIGHT}, contours=0)
+    w.add_segment("a slice with a long name", *{SLICE!r})
+    for k, (label, xy) in enumerate({RUNS!r}.items()):
+        colour = ["#e6194b", "#17becf"][k]
+        w.set_overlay(f"run {{k}}", xy, color=colour, label=label, steps=[0, 1, 2])
     w
     """
 )
+
+
+def box_meets_segment(b, seg, pad=0.0):
+    """Whether box [x0, y0, x1, y1] widened by ``pad`` meets the segment (separating axes)."""
+    x0, y0, x1, y1 = b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad
+    (xa, ya), (xb, yb) = seg
+    if max(xa, xb) <= x0 or min(xa, xb) >= x1 or max(ya, yb) <= y0 or min(ya, yb) >= y1:
+        return False
+    corners = [(u, v) for u in (x0, x1) for v in (y0, y1)]
+    sides = [np.sign((xb - xa) * (v - ya) - (yb - ya) * (u - xa)) for u, v in corners]
+    return not (all(s > 0 for s in sides) or all(s < 0 for s in sides))
+
+
+def box_meets_disc(b, centre, r):
+    """Whether box [x0, y0, x1, y1] meets the disc of radius ``r`` at ``centre``."""
+    u, v = centre
+    nearest = (min(max(u, b[0]), b[2]), min(max(v, b[1]), b[3]))
+    return float(np.hypot(u - nearest[0], v - nearest[1])) < r
 
 
 def test_labels_and_legend_stay_clear_in_the_page(lab_page, lab_server, artifacts):
@@ -162,12 +191,38 @@ def test_labels_and_legend_stay_clear_in_the_page(lab_page, lab_server, artifact
     root.screenshot(path=str(artifacts / "crowded.png"))
     labels = json.loads(root.get_attribute("data-labels"))
     x0, y0, x1, y1 = json.loads(root.get_attribute("data-plot"))
-    assert len(labels) >= 4  # the crowd near the right edge is placed, or thinned
+    assert len(labels) >= 6  # the crowd near the right edge is placed, or thinned; the runs' ends
     for a in labels:  # inside the plot (never under the colour bar) ...
         assert x0 <= a[0] and a[2] <= x1 + 1 and y0 <= a[1] and a[3] <= y1 + 1, a
     for i, a in enumerate(labels):  # ... and never on each other
         for b in labels[:i]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    # nor on a marker or a line: points, runs' ends and starts, the slice, the runs
+    view = json.loads(root.get_attribute("data-view"))
+
+    def px(xy):
+        return (
+            x0 + (xy[0] - view[0]) / (view[1] - view[0]) * (x1 - x0),
+            y1 - (xy[1] - view[2]) / (view[3] - view[2]) * (y1 - y0),
+        )
+
+    markers = [(px(xy), 6) for xy in CROWDED_PROBES.values()]  # probes' radius (styles.json)
+    markers += [(px(xy), 5) for xy in SLICE]  # the slice's ends
+    for line in RUNS.values():
+        markers += [(px(line[-1]), 4.5), (px(line[0]), 2.5)]  # a run's head and start
+    segments = [(px(SLICE[0]), px(SLICE[1]))]
+    for line in RUNS.values():
+        segments += [(px(a), px(b)) for a, b in zip(line[:-1], line[1:], strict=True)]
+    for a in labels:  # rounded to whole pixels: half a pixel of slack
+        for centre, r in markers:
+            assert not box_meets_disc(a, centre, r - 0.5), (a, centre, r)
+        for seg in segments:
+            assert not box_meets_segment(a, seg, pad=1.5), (a, seg)
+    # each run's end has its label beside it
+    for line in RUNS.values():
+        hx, hy = px(line[-1])
+        near = [a for a in labels if box_meets_disc(a, (hx, hy), 30)]
+        assert near, (line[-1], labels)
     # the legend is under the canvas, not over the plot
     canvas = root.locator("canvas.lw-map").bounding_box()
     legend = root.locator(".lw-legend").bounding_box()

@@ -1,10 +1,12 @@
 // What surrounds the map's plot area: the axes in plane coordinates, the
-// colour bar, the legends of masked cells and of lines, and the progress bar.
+// colour bar, the legends of masked cells and of lines, the labels of points
+// and of runs' ends, and the progress bar.
 
 import { COLORBAR, MIN_TICK_GAP, formatTick, logTicks, niceTicks } from "./axes.js";
 import { line } from "./canvas.js";
 import { MASKED, css, lookupTable, makeNorm } from "./colormap.js";
-import { PATH_COLORS } from "./styles.js";
+import { placeLabels } from "./labels.js";
+import { FONT, PATH_COLORS } from "./styles.js";
 
 /** Ticks and names of the two axes; a name too long for its side is shortened with "…". */
 export function drawAxes(ctx, box, view, tf, xlabel = "x", ylabel = "y") {
@@ -128,4 +130,31 @@ export function drawProgress(ctx, box, progress) {
   ctx.fillRect(box.x0 + 1, box.y0 + 1, w - 2, 4);
   ctx.fillStyle = "#1f77b4";
   ctx.fillRect(box.x0 + 1, box.y0 + 1, Math.max(2, (w - 2) * progress), 4);
+}
+
+/**
+ * The labels of `items`, drawn unclipped where placeLabels() puts them:
+ * inside the plot (never under the colour bar), off each other, off the
+ * markers and the lines; an item with no free place has no label.
+ * Returns the boxes drawn, [x0, y0, x1, y1] in CSS pixels.
+ */
+export function drawLabels(ctx, items, box, obstacles) {
+  ctx.font = FONT;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.lineJoin = "round";
+  const sized = items.map((it) => ({ ...it, w: ctx.measureText(it.text).width }));
+  const spots = placeLabels(sized, box, obstacles);
+  const placed = [];
+  sized.forEach(({ text }, k) => {
+    const spot = spots[k];
+    if (!spot) return;
+    placed.push(spot);
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.strokeText(text, spot[0], spot[3]);
+    ctx.fillStyle = "#000";
+    ctx.fillText(text, spot[0], spot[3]);
+  });
+  return placed;
 }

@@ -8,11 +8,12 @@ import { cellExtent, plotBox } from "./axes.js";
 import { strokeWithHalo } from "./canvas.js";
 import { colorize, finiteRange, makeNorm } from "./colormap.js";
 import { contourLevels, contourRings } from "./contour.js";
-import { labelBox } from "./labels.js";
+import { polylineSegments, runLabel } from "./labels.js";
 import {
   dashOf,
   drawAxes,
   drawColorbar,
+  drawLabels,
   drawMaskedLegend,
   drawProgress,
   fitText,
@@ -136,11 +137,12 @@ export function drawMap(ctx, state, cache) {
     const msg = state.status === "computing" ? "computing…" : "no data";
     ctx.fillText(msg, (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2);
   }
-  drawOverlays(ctx, state.overlays, tf, state.playerStep);
-  drawPaths(ctx, state.paths, state.points, tf);
+  const lines = overlayLines(state.overlays, tf, state.playerStep);
+  drawOverlays(ctx, lines);
+  const pathLines = drawPaths(ctx, state.paths, state.points, tf);
   drawPoints(ctx, state.points, tf, state.dragging);
   ctx.restore();
-  const labels = drawLabels(ctx, state.points, tf, box);
+  const labels = drawLabels(ctx, labelItems(state, tf, box, lines), box, obstaclesOf(state, tf, lines, pathLines));
 
   ctx.lineWidth = 1;
   ctx.strokeStyle = "#222";
@@ -181,53 +183,65 @@ function drawContours(ctx, rings, tf, [xa, xb, ya, yb], nx, ny) {
 // Trajectories are bright lines with a dark halo, so they read on both ends
 // of a colour map; other overlays are dark with a light halo.
 const TRAJECTORY_HALO = "rgba(0, 0, 0, 0.55)";
+const HEAD_R = 4.5; // the ringed marker at a trajectory's head
+const END_R = 2.5; // a trajectory's start, another overlay's end
 
 /**
- * Overlays as polylines. A trajectory (an overlay with `stepsData`) is drawn
- * up to `playerStep` (whole when it is null), with a ringed marker at its
- * head and a small one at its start.
+ * Where the overlays go in pixels: [{color, label, trajectory, dash, line}],
+ * `line` the points drawn ([[x, y], ...]). A trajectory (an overlay with
+ * `stepsData`) is drawn up to `playerStep` (whole when it is null).
  */
-function drawOverlays(ctx, overlays, tf, playerStep = null) {
+function overlayLines(overlays, tf, playerStep = null) {
   let runs = 0;
+  const out = [];
   for (const o of overlays) {
     const xy = o.xyData;
     if (!xy || xy.length < 2) continue;
-    const color = o.color || "#222";
-    const isTrajectory = Boolean(o.stepsData);
-    const n = isTrajectory ? pointsAtStep(o.stepsData, playerStep) : xy.length / 2;
+    const trajectory = Boolean(o.stepsData);
+    const n = trajectory ? pointsAtStep(o.stepsData, playerStep) : xy.length / 2;
+    const line = [];
+    for (let k = 0; k < n; k++) line.push([tf.px(xy[2 * k]), tf.py(xy[2 * k + 1])]);
+    const dash = trajectory ? dashOf(runs++) : [];
+    out.push({ color: o.color || "#222", label: o.label || o.name, trajectory, dash, line });
+  }
+  return out;
+}
+
+/** Overlays as polylines; a trajectory has a ringed marker at its head and a small one at its start. */
+function drawOverlays(ctx, lines) {
+  for (const { color, trajectory, dash, line } of lines) {
     ctx.beginPath();
-    for (let k = 0; k < n; k++) {
-      if (k === 0) ctx.moveTo(tf.px(xy[0]), tf.py(xy[1]));
-      else ctx.lineTo(tf.px(xy[2 * k]), tf.py(xy[2 * k + 1]));
-    }
-    if (isTrajectory) {
-      ctx.setLineDash(dashOf(runs++));
+    line.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    if (trajectory) {
+      ctx.setLineDash(dash);
       strokeWithHalo(ctx, color, 2, TRAJECTORY_HALO);
       ctx.setLineDash([]);
     } else strokeWithHalo(ctx, color, 1.8);
-    const hx = tf.px(xy[2 * n - 2]);
-    const hy = tf.py(xy[2 * n - 1]);
+    const [hx, hy] = line[line.length - 1];
     ctx.beginPath();
-    ctx.arc(hx, hy, isTrajectory ? 4.5 : 2.5, 0, 2 * Math.PI);
+    ctx.arc(hx, hy, trajectory ? HEAD_R : END_R, 0, 2 * Math.PI);
     ctx.fillStyle = color;
     ctx.fill();
-    if (isTrajectory) {
+    if (trajectory) {
       ctx.lineWidth = 1.5;
       ctx.strokeStyle = "#000";
       ctx.stroke();
       ctx.beginPath();
-      ctx.arc(tf.px(xy[0]), tf.py(xy[1]), 2.5, 0, 2 * Math.PI);
+      ctx.arc(line[0][0], line[0][1], END_R, 0, 2 * Math.PI);
       ctx.fillStyle = "#000";
       ctx.fill();
     }
   }
 }
 
+/** The paths through the points; returns the lines drawn, in pixels. */
 function drawPaths(ctx, paths, points, tf) {
   const where = new Map(points.map((p) => [p.name, p]));
+  const drawn = [];
   for (const path of paths) {
     const poly = pathPolyline(path, where);
     if (poly.length < 2) continue;
+    drawn.push(poly.map(([x, y]) => [tf.px(x), tf.py(y)]));
     if (path.kind === "bezier") {
       // the control polygon, faint, so the pull of each control point shows
       const ctrl = path.points.map((n) => where.get(n));
@@ -243,6 +257,7 @@ function drawPaths(ctx, paths, points, tf) {
     poly.forEach(([x, y], k) => (k ? ctx.lineTo(tf.px(x), tf.py(y)) : ctx.moveTo(tf.px(x), tf.py(y))));
     strokeWithHalo(ctx, path.color || PATH_COLORS[0], 2.2);
   }
+  return drawn;
 }
 
 function drawPoints(ctx, points, tf, dragging) {
@@ -267,32 +282,48 @@ function drawPoints(ctx, points, tf, dragging) {
   }
 }
 
+/** The radius of point `p`'s marker as drawn (a dragged one is larger). */
+function markerRadius(p, dragging) {
+  const r = (ROLE_STYLE[p.role] || ROLE_STYLE.anchor).r;
+  return p.name === dragging ? r + 2 : r;
+}
+
 /**
- * Labels of the points inside the box, drawn unclipped so a label near the
- * edge stays whole, where labelBox() puts them: never past the plot's right
- * edge, never on another label (a label with no free place is left out).
- * Returns the boxes drawn, [x0, y0, x1, y1] in CSS pixels.
+ * What gets a label, in the order placed: the points inside the box (their
+ * labels), then each run's end (a trajectory's head: its short label);
+ * [{x, y, r, text}] in pixels.
  */
-function drawLabels(ctx, points, tf, box) {
-  ctx.font = FONT;
-  ctx.textAlign = "left";
-  ctx.textBaseline = "bottom";
-  ctx.lineJoin = "round";
-  const placed = [];
-  for (const p of points) {
+function labelItems(state, tf, box, lines) {
+  const inBox = (x, y) => x >= box.x0 && x <= box.x1 && y >= box.y0 && y <= box.y1;
+  const items = [];
+  for (const p of state.points) {
     const x = tf.px(p.x);
     const y = tf.py(p.y);
-    if (x < box.x0 || x > box.x1 || y < box.y0 || y > box.y1) continue;
-    const r = (ROLE_STYLE[p.role] || ROLE_STYLE.anchor).r;
-    const label = p.label ?? p.name;
-    const spot = labelBox(x, y, r, ctx.measureText(label).width, box, placed);
-    if (!spot) continue;
-    placed.push(spot);
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
-    ctx.strokeText(label, spot[0], spot[3]);
-    ctx.fillStyle = "#000";
-    ctx.fillText(label, spot[0], spot[3]);
+    if (inBox(x, y)) items.push({ x, y, r: markerRadius(p, state.dragging), text: p.label ?? p.name });
   }
-  return placed;
+  for (const o of lines) {
+    if (!o.trajectory) continue;
+    const [x, y] = o.line[o.line.length - 1];
+    const text = runLabel(o.label);
+    if (text && inBox(x, y)) items.push({ x, y, r: HEAD_R, text });
+  }
+  return items;
+}
+
+/**
+ * What a label must not cover: every marker ([x, y, r]: points, runs' heads
+ * and starts, other overlays' ends) and every line drawn ([xa, ya, xb, yb]).
+ */
+function obstaclesOf(state, tf, lines, pathLines) {
+  const markers = state.points.map((p) => [tf.px(p.x), tf.py(p.y), markerRadius(p, state.dragging)]);
+  const segments = [];
+  for (const o of lines) {
+    const end = o.line[o.line.length - 1];
+    markers.push([end[0], end[1], o.trajectory ? HEAD_R : END_R]);
+    if (o.trajectory) markers.push([o.line[0][0], o.line[0][1], END_R]);
+  }
+  for (const line of [...lines.map((o) => o.line), ...pathLines]) {
+    for (const s of polylineSegments(line)) segments.push(s);
+  }
+  return { markers, segments };
 }
