@@ -1,9 +1,12 @@
-"""Command line: ``python -m landscape_widgets --headless OUT.png``.
+"""Command line: ``python -m landscape_widgets --headless OUT.png``, ``render``, ``show``.
 
-Builds the quickstart landscape (the built-in two-spirals data, a small MLP
-trained for a few seconds, a filter-normalised random plane through the
-trained weights), evaluates it and writes it to a PNG with the headless
-renderer. No browser and no Jupyter are involved.
+``render CONFIG.toml`` and ``show STORE --png OUT.png`` are the tiled,
+resumable renders of :mod:`landscape_widgets.render.cli` (also installed as
+the ``landscape-widgets`` command). ``--headless`` builds the quickstart
+landscape (the built-in two-spirals data, a small MLP trained for a few
+seconds, a filter-normalised random plane through the trained weights),
+evaluates it and writes it to a PNG with the headless renderer. No browser and
+no Jupyter are involved.
 """
 
 from __future__ import annotations
@@ -50,9 +53,16 @@ def quickstart_surface(resolution: int = 61, epochs: int = 60, seed: int = 0, lo
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("render", "show"):
+        # deferred: the render commands need zarr, the demo does not
+        from .render.cli import main as render_main
+
+        return render_main(argv)
     parser = argparse.ArgumentParser(
         prog="python -m landscape_widgets",
-        description="Render the quickstart loss landscape without a browser.",
+        description="Render the quickstart loss landscape without a browser. "
+        "Also: 'render CONFIG.toml' and 'show STORE --png OUT.png' (tiled renders).",
     )
     parser.add_argument(
         "--headless",

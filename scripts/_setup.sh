@@ -27,7 +27,7 @@ as_root() {
 
 lw_check_tools() {
   local missing=()
-  command -v "${PYTHON:-python3}" >/dev/null 2>&1 || missing+=("${PYTHON:-python3} (3.10+)")
+  command -v "${PYTHON:-python3}" >/dev/null 2>&1 || missing+=("${PYTHON:-python3} (3.11+)")
   command -v node >/dev/null 2>&1 || missing+=("node (20+)")
   command -v npm >/dev/null 2>&1 || missing+=("npm")
   if [ "${#missing[@]}" -gt 0 ]; then

@@ -36,10 +36,8 @@ PACKAGE = "landscape_widgets"
 
 
 def pyproject() -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        tomllib = pytest.importorskip("tomli")
+    import tomllib
+
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
@@ -51,6 +49,15 @@ def project_requirements() -> dict[str, Requirement]:
         if req.marker is None or req.marker.evaluate():
             reqs[canonicalize_name(req.name)] = req
     return reqs
+
+
+def binder_extras() -> set[str]:
+    """Distributions of pyproject's optional extras that the Binder image pins too."""
+    pinned_here, _ = binder_requirements()
+    extras = pyproject()["project"].get("optional-dependencies", {})
+    names = {canonicalize_name(Requirement(line).name)
+             for group, lines in extras.items() if group != "test" for line in lines}  # fmt: skip
+    return names & set(pinned_here)
 
 
 def read_requirements(path: Path) -> tuple[dict[str, Requirement], list[str]]:
@@ -216,7 +223,7 @@ def test_notebook_imports_only_declared_dependencies(path):
     """What a notebook imports comes from the standard library, the package itself or a
     distribution declared in [project].dependencies (so the Binder image, which installs
     those, has it); transitive dependencies do not count, they may go away."""
-    declared = set(project_requirements())
+    declared = set(project_requirements()) | binder_extras()
     owners = metadata.packages_distributions()
     problems = []
     for source in notebook_code(path):

@@ -10,6 +10,8 @@ the first level of the grid (:mod:`~landscape_widgets.core.grid`), keeps
 the fastest and remembers it for later calls on the same kind of plane and
 grid shape (:mod:`~landscape_widgets.core.strategies`). Results are scored
 against the targets by :class:`~landscape_widgets.core.scoring.Scoring`.
+
+Over 500 lines because about half are the numpydoc of the public methods.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class Landscape:
         (default 4,000,000, e.g. 2000 x 2000: some 250 MB of coordinates and
         results). A larger grid is refused before anything is allocated.
 
-    Long (~350 lines) because about half of it is the numpydoc of its public methods.
+    Long (~440 lines) because about half of it is the numpydoc of its public methods.
 
     Examples
     --------
@@ -207,7 +209,8 @@ class Landscape:
         self.copy_input = probe._version != before
         self.scoring = Scoring(loss_fn, self.y, out, metrics)
         self.metrics = self.scoring.names
-        self._point_engines: list = []  # (plane, engine) of the last planes, see _point_engine()
+        # (plane, strategy, engine) of the last planes, see _point_engine()
+        self._point_engines: list = []
 
     @property
     def targets(self) -> torch.Tensor | None:
@@ -266,7 +269,9 @@ class Landscape:
         with self._at(weights):
             return self.point_metrics()
 
-    def evaluate_points(self, plane: Plane, coords) -> dict[str, np.ndarray]:
+    def evaluate_points(
+        self, plane: Plane, coords, strategy: str | None = None
+    ) -> dict[str, np.ndarray]:
         """Loss and metrics at arbitrary plane coordinates, e.g. along a path.
 
         Parameters
@@ -274,6 +279,10 @@ class Landscape:
         plane : Plane
         coords : array of shape (n, 2)
             ``(x, y)`` plane coordinates.
+        strategy : str or None
+            One of ``STRATEGIES`` to force that engine (tiled renders name the
+            one chosen for the whole grid, so every tile is computed alike);
+            None takes the first batched engine that runs, without timing.
 
         Returns
         -------
@@ -293,8 +302,10 @@ class Landscape:
         pts = torch.as_tensor(np.asarray(coords, dtype=np.float64))
         if pts.dim() != 2 or pts.shape[1] != 2:
             raise ValueError(f"coords must have shape (n, 2), not {tuple(pts.shape)}")
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be None or one of {STRATEGIES}, not {strategy!r}")
         with self._lock, torch.no_grad():
-            engine = self._point_engine(plane)
+            engine = self._point_engine(plane, strategy)
             out = {m: np.empty(len(pts)) for m in self.metrics}
             for s in range(0, len(pts), engine.chunk):
                 vals = engine.run(pts[s : s + engine.chunk])
@@ -432,6 +443,46 @@ class Landscape:
             if bar is not None:
                 bar.close()
 
+    def choose_strategy(
+        self,
+        target: Plane,
+        resolution: int | tuple[int, int] = 16,
+        bounds: Sequence[float] | None = None,
+        margin: float | None = None,
+    ) -> tuple[str, str]:
+        """The engine ``strategy="auto"`` takes for ``target``, without evaluating a grid.
+
+        Times the eligible engines on points of a ``resolution`` grid over the
+        window (as :meth:`stream` does on its first level) and remembers the
+        choice like it; the values computed while timing are dropped. For
+        renders cut into tiles, which name one engine for every tile.
+        Returns ``(name, how)``, ``how`` as ``provenance["strategy_choice"]``.
+        """
+        grid = Grid.over(target, resolution, bounds, margin, self.metrics, self.max_points)
+        on_device = PlaneOnDevice.of(target, self.device, self.dtype)
+        todo = grid.todo(1)
+        with self._lock, torch.no_grad():
+            engine, _, _, how = choose(self, target, on_device, grid, todo, "auto", None)
+        return engine.name, how
+
+    def render(self, plane: Plane, resolution: int | tuple[int, int] = 64, **options):
+        """Render ``plane`` in tiles into an on-disk store, resumable and distributable.
+
+        :func:`landscape_widgets.render.render` with this landscape: takes
+        ``bounds``, ``margin``, ``store``, ``executor``, ``tile``, ``progress``,
+        ``overwrite``, ``strategy``, ``device`` and ``on_tile``; returns the
+        ``Surface``.
+
+        Examples
+        --------
+        >>> surf = ls.render(plane, 256, store="plane.zarr")  # doctest: +SKIP
+        """
+        # deferred: the render layer sits above the core (and needs zarr); this
+        # method is the one way down from it, named here so it reads as the API
+        from ..render import render
+
+        return render(self, plane, resolution, **options)
+
     def precision_check(self, target, grid, points: int = 8) -> dict:
         """The largest differences between this grid and float32 on a few of its points.
 
@@ -476,15 +527,16 @@ class Landscape:
                 self.recompute_bn()
             yield
 
-    def _point_engine(self, plane: Plane):
-        """An engine for ``plane`` without timing: the batched ones first, loop last."""
+    def _point_engine(self, plane: Plane, strategy: str | None = None):
+        """An engine for ``plane`` without timing: ``strategy``, else batched ones first."""
         cache = self._point_engines
-        for kept, engine in cache:
-            if kept is plane:
+        for kept, name, engine in cache:
+            if kept is plane and name == strategy:
                 return engine
         on_device = PlaneOnDevice.of(plane, self.device, self.dtype)
-        engine = first_available(self, on_device, ("tiled", "affine", "loop"))
-        cache.append((plane, engine))
+        names = ("tiled", "affine", "loop") if strategy is None else (strategy,)
+        engine = first_available(self, on_device, names)
+        cache.append((plane, strategy, engine))
         del cache[:-4]
         return engine
 
