@@ -1,12 +1,14 @@
 """Interactive loss landscapes of PyTorch networks in Jupyter.
 
-The package is four layers; imports flow one way, from the top of this list
+The package is five layers; imports flow one way, from the top of this list
 to the bottom, never back (``tests/test_architecture.py`` checks it on the
 import graph, and ``docs/architecture.md`` draws it):
 
 - ``widgets/``: the notebook widgets (anywidget, pythreejs, bqplot), one
   module per widget. They hold state and sync it; heavy work runs on their
   background threads, and the maths is the core's.
+- ``render/``: tiled, resumable renders into Zarr stores, in process or on a
+  process pool or Dask cluster, and the ``render``/``show`` commands.
 - ``output/``: files without a browser: headless PNG, offline HTML, video.
 - ``wire/``: what Python and the page agree on: the array codec, the one
   points/paths schema, the latest-request-wins job runner, shared tables.
@@ -31,6 +33,7 @@ from .core.train import TrainResult, train
 from .core.trajectory import PlanePath, Trajectory, record_trajectory
 from .core.weights import ParamLayout, as_vector, weights_of
 from .output.html import export_html
+from .render import RenderError, StoreMismatch, open_store
 from .widgets.curve_training import CurveTrainingWidget
 from .widgets.ensemble_plot import EnsemblePlot
 from .widgets.explore import Explorer, explore
@@ -74,7 +77,10 @@ __all__ = [
     "export_html",
     "link_color_range",
     "models",
+    "open_store",
     "record_trajectory",
+    "RenderError",
+    "StoreMismatch",
     "train",
     "weights_of",
 ]

@@ -542,3 +542,62 @@ def test_a_render_killed_with_sigkill_resumes_to_the_uninterrupted_result(projec
     computed = int(out.stdout.split("(")[1].split(" computed now")[0])
     assert computed == 16 - at_kill  # in process: nothing was in flight but the one killed
     np.testing.assert_array_equal(open_store(store).loss, open_store(project / "ref.zarr").loss)
+
+
+def test_the_map_fills_in_from_a_store_another_process_is_rendering(project):
+    from landscape_widgets import LandscapeWidget
+
+    cfg = write_config(
+        project,
+        "live",
+        model="nets.py:slow_mlp",
+        weights=["slow.pt"],
+        data="spirals",
+        data_options={"n": 100},
+        resolution=32,
+        tile=8,
+        bounds=list(BOUNDS),
+        strategy="loop",
+        store="live.zarr",
+    )
+    store = project / "live.zarr"
+    m = LandscapeWidget.from_store(store, interval=0.05)  # before the store exists
+    assert m.status == "computing" or m.activity.startswith("waiting")
+    seen = []
+    m.observe(lambda change: seen.append(m.watcher.tiles_done), "activity")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "landscape_widgets", "render", str(cfg), "--no-progress"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert m.watcher.wait(timeout=240), "the map never saw the store complete"
+    finally:
+        _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert any(0 < n < 16 for n in seen), seen  # it showed the render part done
+    assert m.status == "done" and m.progress == 1.0
+    final = open_store(store)
+    np.testing.assert_allclose(m.grid, final.loss, rtol=1e-6)  # float32 on the wire
+    m.close()
+    assert not m.watcher._thread.is_alive()
+
+
+def test_a_partial_store_read_filled_shows_each_cell_as_its_nearest_finished_one(tmp_path):
+    ls, plane = small_landscape()
+    store = tmp_path / "p.zarr"
+    ls.render(plane, 16, bounds=BOUNDS, store=store, tile=4, max_tiles=1, progress=False)
+    raw, filled = open_store(store), open_store(store, filled=True)
+    assert raw.provenance["render"]["tiles_done"] == 1 and not raw.done
+    np.testing.assert_array_equal(filled.loss[raw.computed], raw.loss[raw.computed])
+    # a brute-force nearest finished cell for every cell
+    done_rc = np.argwhere(raw.computed)
+    for r, c in np.ndindex(raw.loss.shape):
+        d2 = ((done_rc - (r, c)) ** 2).sum(1)
+        nearest = done_rc[d2 == d2.min()]
+        assert any(filled.loss[r, c] == raw.loss[a, b] for a, b in nearest)
+    rest = ls.render(plane, 16, bounds=BOUNDS, store=store, tile=4, progress=False)
+    assert rest.provenance["render"]["tiles_computed"] == 15

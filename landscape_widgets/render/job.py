@@ -49,7 +49,8 @@ class RenderJob:
     dtype: torch.dtype = torch.float32
     batch_size: int | None = None
     device: str = "cpu"
-    #: torch threads per worker process, by host name ("*" for any host)
+    #: torch threads per worker process by host name ("*" for any host): n > 0
+    #: threads, or -n for the host's cores shared among n tasks at once
     threads: dict = field(default_factory=dict)
 
     @classmethod
@@ -124,10 +125,10 @@ def _worker_threads(threads: dict) -> int | None:
         host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
     except (ImportError, ValueError):
         host = None
-    slots = threads.get(host, threads.get("*"))
-    if not slots:
+    n = int(threads.get(host, threads.get("*", 0)))
+    if n == 0:
         return None
-    return max(1, (os.cpu_count() or 1) // int(slots))
+    return n if n > 0 else max(1, (os.cpu_count() or 1) // -n)
 
 
 def _load(token: str, source) -> tuple[RenderJob, Landscape]:

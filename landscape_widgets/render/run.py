@@ -125,6 +125,8 @@ def render(
     overwrite: bool = False,
     strategy: str = "auto",
     device=None,
+    worker_threads: int | None = None,
+    max_tiles: int | None = None,
     on_tile: Callable[[tuple[int, int], int, int], None] | None = None,
 ) -> Surface:
     """Render ``plane`` tile by tile into ``store``; resume what a store already holds.
@@ -155,6 +157,13 @@ def render(
         store's, when resuming).
     device : str or None
         The workers' device (default the landscape's).
+    worker_threads : int or None
+        Torch threads of each worker process. Default: its host's cores over
+        the tasks the host runs at once (a Dask host's worker threads, a
+        pool's processes); in process, the caller's setting is left alone.
+    max_tiles : int or None
+        Compute at most this many tiles in this call (a slice of the work,
+        e.g. for a job with a time limit); the store says what is left.
     on_tile : callable, optional
         ``on_tile(tile, done, total)`` after each tile is stored.
 
@@ -175,6 +184,14 @@ def render(
         raise TypeError(f"landscape must be a Landscape, not {type(landscape).__name__}")
     if not isinstance(plane, Plane):
         raise TypeError(f"render takes a Plane, not {type(plane).__name__}")
+    if max_tiles is not None and (
+        isinstance(max_tiles, bool) or not isinstance(max_tiles, int) or max_tiles < 0
+    ):
+        raise ValueError(f"max_tiles must be None or a whole number >= 0, not {max_tiles!r}")
+    if worker_threads is not None and (not isinstance(worker_threads, int) or worker_threads < 1):
+        raise ValueError(
+            f"worker_threads must be None or a whole number >= 1, not {worker_threads!r}"
+        )
     if plane.numel != landscape.layout.numel:
         raise ValueError(f"the plane has {plane.numel} weights, the model {landscape.layout.numel}")
     t_start = time.perf_counter()
@@ -197,7 +214,7 @@ def render(
             chosen, how = strategy, "forced"
         target.set_spec(strategy=chosen, strategy_choice=how)
     done = target.tiles_done()
-    todo = [t for t in tiling.order() if not done[t]]
+    todo = [t for t in tiling.order() if not done[t]][:max_tiles]
     counts = _Counts(reused=int(done.sum()))
     bar = tqdm(
         total=tiling.count,
@@ -208,7 +225,10 @@ def render(
         leave=True,
     )
     try:
-        with _Runner.of(executor, landscape, plane, xs, ys, chosen, device, store) as runner:
+        runner = _Runner.of(
+            executor, landscape, plane, xs, ys, chosen, device, store, worker_threads
+        )
+        with runner:
             _run(runner, target, tiling, todo, counts, bar, on_tile)
     finally:
         bar.close()
@@ -310,15 +330,15 @@ class _Runner:
     slots = 1
 
     @staticmethod
-    def of(executor, ls, plane, xs, ys, strategy, device, store) -> _Runner:
+    def of(executor, ls, plane, xs, ys, strategy, device, store, threads) -> _Runner:
         if executor is None:
             return _InProcess(ls, plane, xs, ys, strategy)
         job = RenderJob.of(ls, plane, xs, ys, strategy, device or "cpu")
         client = _dask_client(executor)
         if client is not None:
-            return _OnDask(client, job)
+            return _OnDask(client, job, threads)
         if isinstance(executor, cf.Executor):
-            return _OnExecutor(executor, job, store)
+            return _OnExecutor(executor, job, store, threads)
         raise TypeError(
             "executor must be None, a concurrent.futures.Executor or a distributed.Client, "
             f"not {type(executor).__name__}"
@@ -359,13 +379,15 @@ class _InProcess(_Runner):
 class _OnExecutor(_Runner):
     """A concurrent.futures executor: the job in a file, each worker loads it once."""
 
-    def __init__(self, executor: cf.Executor, job: RenderJob, store):
+    def __init__(self, executor: cf.Executor, job: RenderJob, store, threads: int | None):
         self.executor = executor
         # stdlib pools keep their size as _max_workers and offer no public accessor
         workers = getattr(executor, "_max_workers", None) or 1
         self.slots = 2 * workers
-        if isinstance(executor, cf.ProcessPoolExecutor):
-            job.threads = {"*": workers}
+        if threads is not None:
+            job.threads = {"*": threads}
+        elif isinstance(executor, cf.ProcessPoolExecutor):
+            job.threads = {"*": -workers}
         self.token, data = dumps(job)
         folder = Path(store) / ".jobs" if store is not None else Path(tempfile.mkdtemp())
         folder.mkdir(parents=True, exist_ok=True)
@@ -385,12 +407,13 @@ class _OnExecutor(_Runner):
 class _OnDask(_Runner):
     """A Dask cluster: the job broadcast to every worker once, then tile tasks."""
 
-    def __init__(self, client, job: RenderJob):
+    def __init__(self, client, job: RenderJob, threads: int | None):
         info = client.scheduler_info(n_workers=-1)["workers"]
         hosts: dict[str, int] = {}
         for w in info.values():
             hosts[w["host"]] = hosts.get(w["host"], 0) + int(w["nthreads"])
-        job.threads = hosts
+        # negative: a share of the host's cores among that many tasks
+        job.threads = {"*": threads} if threads is not None else {h: -n for h, n in hosts.items()}
         self.client = client
         self.token, data = dumps(job)
         self.job = client.scatter(data, broadcast=True, hash=False)

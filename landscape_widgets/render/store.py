@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 
 from ..core.results import Surface
 from .tiling import Tiling
@@ -185,11 +186,20 @@ class RenderStore:
         self._group.attrs[_ATTR] = self.spec
 
     # ----------------------------------------------------------------- reading
-    def surface(self) -> Surface:
-        """The grid so far: unfinished cells NaN; ``provenance["render"]`` counts the tiles."""
+    def surface(self, filled: bool = False) -> Surface:
+        """The grid so far; ``provenance["render"]`` counts the tiles.
+
+        Unfinished cells are NaN, or with ``filled=True`` the value of the
+        nearest finished cell (a partial render as a picture, as the map shows
+        a grid streaming in); ``surface.computed`` marks the finished ones.
+        """
         done = self.tiles_done()
         grids = {m: self.tiling.assemble(self._group[m][...]) for m in self.metrics}
         computed = self.tiling.cell_mask(done)
+        if filled and computed.any() and not computed.all():
+            # every cell's nearest finished cell, by Euclidean distance in grid steps
+            _, (iy, ix) = distance_transform_edt(~computed, return_indices=True)
+            grids = {m: g[iy, ix] for m, g in grids.items()}
         spec = self.spec
         plane = spec["plane"]
         complete = bool(done.all())
@@ -226,10 +236,11 @@ def _canon(value):
     return json.loads(json.dumps(value, sort_keys=True))
 
 
-def open_store(path) -> Surface:
+def open_store(path, filled: bool = False) -> Surface:
     """Read a finished or partial render store as a :class:`Surface`.
 
-    Unfinished cells are NaN (``surface.computed`` marks the others) and
+    Unfinished cells are NaN (``surface.computed`` marks the others), or the
+    nearest finished cell's value with ``filled=True``;
     ``surface.provenance["render"]`` says how many tiles are done.
 
     Examples
@@ -238,4 +249,4 @@ def open_store(path) -> Surface:
     >>> surface.provenance["render"]["fraction_done"]  # doctest: +SKIP
     0.25
     """
-    return RenderStore.open(path).surface()
+    return RenderStore.open(path).surface(filled)
