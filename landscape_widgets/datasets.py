@@ -9,12 +9,16 @@ trained on ``spirals(seed=0)``.
 
 The loaders of the standard image sets, :func:`mnist`, :func:`fashion_mnist`
 and :func:`cifar10`, are here too; they read the files with torchvision
-(see :mod:`landscape_widgets.core.standard_datasets`).
+(see :mod:`landscape_widgets.core.standard_datasets`). :func:`find_mnist` is
+how the notebooks get MNIST: from ``$LW_DATA``, the cache, or a download.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import socket
+from pathlib import Path
 
 import torch
 
@@ -29,6 +33,7 @@ __all__ = [
     "digits",
     "images",
     "mnist",
+    "find_mnist",
     "fashion_mnist",
     "cifar10",
     "split",
@@ -441,6 +446,89 @@ def images(
 
 
 # -----------------------------------------------------------------------------
+
+#: The host torchvision downloads MNIST from (its first mirror often fails).
+MNIST_HOST = "ossci-datasets.s3.amazonaws.com"
+
+
+def _data_home() -> Path:
+    """``<cache>/data``, ``<cache>`` chosen as :func:`mnist` chooses the folder it unpacks into."""
+    if os.environ.get("LW_CACHE"):
+        return Path(os.environ["LW_CACHE"]) / "data"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "landscape_widgets" / "data"
+
+
+def _online(host: str = MNIST_HOST, timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def find_mnist(
+    train: bool = True,
+    subset: int | None = None,
+    seed: int = 0,
+    *,
+    download: bool | None = None,
+) -> tuple[tuple[Tensor, Tensor] | None, str]:
+    """MNIST from wherever this machine has it, and a sentence saying where it came from.
+
+    The notebooks read MNIST through this one function, so that they all find
+    it the same way. It looks, in order:
+
+    1. in the folder ``$LW_DATA`` names (the one holding ``MNIST/raw/``; a
+       read-only folder of ``.gz`` files is fine, see :func:`mnist`);
+    2. in ``<cache>/data``, where an earlier download put it (``<cache>``:
+       ``$LW_CACHE``, else ``$XDG_CACHE_HOME/landscape_widgets``, else
+       ``~/.cache/landscape_widgets``);
+    3. on the internet: torchvision downloads it into ``<cache>/data`` when
+       the machine is online (Binder is).
+
+    Parameters
+    ----------
+    train, subset, seed
+        As for :func:`mnist`.
+    download : bool, optional
+        Whether step 3 may run: None (default) when the download host answers,
+        False never (offline tests), True always.
+
+    Returns
+    -------
+    data : (X, y) or None
+        As :func:`mnist` returns them; None when no step found MNIST.
+    source : str
+        ``"MNIST from <folder>"``, ``"MNIST, downloaded into <folder>"``, or
+        a sentence starting ``"no MNIST"`` that says what was tried.
+
+    Examples
+    --------
+    >>> data, source = find_mnist(subset=2000)  # doctest: +SKIP
+    >>> print(source)  # doctest: +SKIP
+    MNIST from /data
+    """
+    tried = []
+    home = _data_home()
+    folders = [os.environ["LW_DATA"]] if os.environ.get("LW_DATA") else []
+    for folder in [*folders, home]:
+        try:
+            return mnist(folder, train, subset=subset, seed=seed), f"MNIST from {folder}"
+        except (FileNotFoundError, RuntimeError):
+            tried.append(str(folder))
+    where = f"not in {' nor in '.join(tried)}"
+    if download is None:
+        download = _online()
+        if not download:
+            return None, f"no MNIST: {where}, and {MNIST_HOST} cannot be reached to download it"
+    if not download:
+        return None, f"no MNIST: {where} (downloading is off)"
+    try:
+        data = mnist(home, train, download=True, subset=subset, seed=seed)
+    except (RuntimeError, OSError) as err:
+        return None, f"no MNIST: {where}, and the download failed ({err})"
+    return data, f"MNIST, downloaded into {home}"
 
 
 def split(

@@ -312,9 +312,11 @@ def eigen_ratio_grid(
     Surface
         Values are the ratio, with ``metrics["lambda_max"]`` and
         ``metrics["lambda_min"]``; ``provenance`` records ``params``, ``tol``,
-        the method and the Hessian-vector products used. Show it with
-        ``LandscapeWidget(surface)``. Each point costs one Lanczos run (tens to
-        a few hundred products over the evaluation data), so keep grids small.
+        the method and the Hessian-vector products used, and the ratio's
+        natural range, ``value_range = [0, 1]``. Show it with
+        ``LandscapeWidget(surface)``, which colours it over [0, 1]. Each point
+        costs one Lanczos run (tens to a few hundred products over the
+        evaluation data), so keep grids small.
     """
     if params not in _PARAMS:
         raise ValueError(f"params must be 'all' or 'weights', not {params!r}")
@@ -361,6 +363,8 @@ def eigen_ratio_grid(
         provenance={
             "kind": plane.kind,
             "quantity": "|lambda_min / lambda_max|",
+            # |lambda_min| <= |lambda_max| by definition: 0 and 1 are the scale's natural ends
+            "value_range": [0.0, 1.0],
             "bn": "stored statistics",
             "params": params,
             "hessian_size": n,

@@ -42,7 +42,7 @@ def test_mode_connectivity_notebook_runs_its_mnist_part_when_the_files_are_there
 
     path = next(p for p in NOTEBOOKS if p.name == "mode_connectivity.ipynb")
     cells = nbformat.read(str(path), as_version=4).cells
-    (cell,) = [c.source for c in cells if "datasets.mnist(" in c.source]
+    (cell,) = [c.source for c in cells if "datasets.find_mnist(" in c.source]
     # smaller sizes, the same code: the cell's own settings take minutes on 2 cores
     for big, small in (
         ("subset=2000", "subset=200"),
@@ -63,3 +63,17 @@ def test_mode_connectivity_notebook_runs_its_mnist_part_when_the_files_are_there
     anim.wait(600)
     assert anim.status == "finished" and anim.frame_count >= 2
     assert anim.trainer.step_count == anim.total_steps > 0
+
+
+def test_the_notebooks_that_read_mnist_find_it_through_one_helper():
+    """two_weights and mode_connectivity read MNIST the same way: datasets.find_mnist
+    ($LW_DATA, the cache, a download when online), with no loader of their own."""
+    import nbformat
+
+    for name in ("two_weights.ipynb", "mode_connectivity.ipynb"):
+        path = next(p for p in NOTEBOOKS if p.name == name)
+        code = "\n".join(
+            c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"
+        )
+        assert code.count("datasets.find_mnist(") == 1, name
+        assert "datasets.mnist(" not in code and "download=True" not in code, name

@@ -16,10 +16,13 @@ from landscape_widgets import (
     Plane,
     Surface,
     SurfaceWidget,
+    explore,
+    hessian,
     link_color_range,
     models,
 )
-from landscape_widgets.output.png import plot_box
+from landscape_widgets.output.png import finite_range, plot_box
+from landscape_widgets.widgets.linked_scales import natural_range
 from landscape_widgets.widgets.mesh3d import HEIGHT
 
 
@@ -73,7 +76,82 @@ def test_auto_log_scale_follows_the_span_of_the_values():
         LandscapeWidget(wide, log_scale="yes")
 
 
+def decades(values) -> bool:
+    """Written out here: positive finite values whose largest is over 10 times the smallest."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return bool(v.size and v.min() > 0 and v.max() > 10 * v.min())
+
+
+def test_explore_picks_its_log_scale_from_the_losses_and_the_3d_heights_follow(one_thread):
+    net, ls = toy_landscape()
+    plane = Plane.random(net, seed=0)
+    for window, spans in (((-60, 60, -60, 60), True), ((-0.01, 0.01, -0.01, 0.01), False)):
+        ex = explore(ls, plane, resolution=9, bounds=window, segment=None)
+        try:
+            ex.map.wait(60)
+            grid = ex.map.grid
+            assert decades(grid) is spans  # the two windows are the two cases
+            assert ex.map.log_scale is spans
+            assert ex.surface.log_height is spans
+            lo, hi = np.nanmin(grid), np.nanmax(grid)
+            z = np.log(grid / lo) / np.log(hi / lo) if spans else (grid - lo) / (hi - lo)
+            np.testing.assert_allclose(heights(ex.surface), z.ravel() * HEIGHT, atol=1e-5)
+            # the map's check box moves the heights too
+            ex.map.log_scale = not spans
+            assert ex.surface.log_height is (not spans)
+        finally:
+            ex.close()
+    fixed = explore(ls, plane, resolution=9, bounds=(-60, 60, -60, 60), segment=None,
+                    log_scale=False)  # fmt: skip
+    try:
+        fixed.map.wait(60)
+        assert fixed.map.log_scale is False and fixed.surface.log_height is False
+    finally:
+        fixed.close()
+
+
 # ------------------------------------------------------------------ colour range
+
+
+def ratio_like(values):
+    """A surface of a quantity bounded to [0, 1], as eigen_ratio_grid marks one."""
+    ny, nx = values.shape
+    prov = {"quantity": "|lambda_min / lambda_max|", "value_range": [0.0, 1.0]}
+    return Surface(np.linspace(-1, 1, nx), np.linspace(-1, 1, ny), values, provenance=prov)
+
+
+def test_a_bounded_quantity_is_coloured_over_its_natural_range(one_thread):
+    net, ls = toy_landscape()
+    ratio = hessian.eigen_ratio_grid(
+        ls, Plane.random(net, seed=0), resolution=2, bounds=(-0.5, 0.5, -0.5, 0.5), progress=False
+    )
+    # the grid is |lambda_min / lambda_max|, which lies in [0, 1]: the range it carries
+    by_hand = np.abs(ratio.metrics["lambda_min"] / ratio.metrics["lambda_max"])
+    np.testing.assert_allclose(ratio.loss, by_hand, rtol=1e-6)
+    assert ((0 <= by_hand) & (by_hand <= 1)).all()
+    assert natural_range(ratio) == (0.0, 1.0)
+    assert LandscapeWidget(ratio).color_range == [0.0, 1.0]
+    # a nearly convex map, every value in [0.9, 1], is read against 0..1, not its own spread
+    values = 0.9 + 0.1 * np.random.default_rng(0).random((5, 7))
+    near = LandscapeWidget(ratio_like(values))
+    assert finite_range(values)[0] > 0.9
+    assert near.color_range == [0.0, 1.0]
+    # over decades it stays linear: 0..1 has no log scale; the same values unbounded go log
+    wide = 10.0 ** np.linspace(-3, 0, 35).reshape(5, 7)
+    assert LandscapeWidget(ratio_like(wide)).log_scale is False
+    assert LandscapeWidget(Surface(ratio_like(wide).x, ratio_like(wide).y, wide)).log_scale is (
+        decades(wide)
+    )
+    # a surface without a natural range takes its own again; a range given or linked wins
+    near.show(surface())
+    assert near.color_range == []
+    assert LandscapeWidget(ratio_like(values), color_range=(0.9, 1.0)).color_range == [0.9, 1.0]
+    other = LandscapeWidget(surface(offset=2.0))
+    bounded = LandscapeWidget(ratio_like(values))
+    link = link_color_range(bounded, other)
+    assert bounded.color_range == pytest.approx([finite_range(values)[0], 2.0 + 2.0])
+    link.unlink()
 
 
 def test_color_range_is_checked_and_fixes_the_3d_heights():

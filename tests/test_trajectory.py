@@ -15,9 +15,11 @@ from torch import nn
 from landscape_widgets import (
     Landscape,
     LandscapeWidget,
+    LossCurve,
     Plane,
     Trajectory,
     datasets,
+    explore,
     record_trajectory,
 )
 from landscape_widgets.widgets.map_trajectories import Starts
@@ -407,3 +409,51 @@ def test_diverged_runs_are_cut_and_same_labels_kept_apart(live):
     assert [o["name"] for o in w.overlays] == ["sgd", "sgd 2"]
     w.remove_overlay("sgd")
     assert list(w.trajectories) == ["sgd 2"]
+
+
+def test_a_run_has_one_colour_on_every_map_in_the_loss_curve_and_in_3d(live):
+    net, X, y, ls, make = live
+    runs = [
+        record_trajectory(net, (X, y), opt, lr=lr, steps=12, every=3)
+        for opt, lr in (("sgd", 0.3), ("adam", 0.05))
+    ]
+    runs.append(record_trajectory(net, (X, y), "momentum", lr=0.1, steps=12, label="my run"))
+    labels = [r.label for r in runs]
+    plane = Plane.pca(runs, origin="mean")
+    ex = explore(ls, plane, resolution=9, segment=None)
+    try:
+        for run in runs:
+            ex.map.add_trajectory(run)
+        later = make(plane)  # another section of the notebook, the runs in another order
+        for run in reversed(runs):
+            later.add_trajectory(run)
+        curve = LossCurve()
+        for run in runs[::-1]:
+            curve.extend(np.arange(len(run.losses)), run.losses, series=run.label)
+        ex.map.wait(60)  # the 3D view drapes its lines on the first grid
+        drawn = {o["name"]: o["color"] for o in ex.map.overlays}  # what the page draws
+        for label in labels:
+            color = ex.map.color_of(label)
+            assert drawn[label] == color
+            assert {o["name"]: o["color"] for o in later.overlays}[label] == color
+            assert curve.lines[label].colors == [color]
+            assert ex.surface.overlays[label]["color"] == color
+            assert ex.surface._view.lines[f"overlay:{label}"].material.color == color
+        assert len({drawn[label] for label in labels}) == len(labels)
+        # a second run of one label on one map is told apart by its colour
+        ex.map.add_trajectory(runs[0])
+        assert ex.map.color_of("sgd 2") not in {drawn[label] for label in labels}
+        assert ex.surface.overlays["sgd 2"]["color"] == ex.map.color_of("sgd 2")
+        ex.map.remove_overlay("sgd 2")
+        assert "sgd 2" not in ex.surface.overlays
+        # a start's runs take their labels' colours; colours given win
+        starts = make(plane)
+        starts.add_start("s", 0.0, 0.0, runs=("adam", "sgd"), steps=3)
+        starts.add_start("t", 0.1, 0.1, runs=("sgd",), steps=3, colors=["#123456"])
+        starts.wait(60)
+        assert starts.color_of("s:adam") == starts.color_of("adam") == drawn["adam"]
+        assert starts.color_of("t:sgd") == "#123456"
+        with pytest.raises(KeyError, match="no run"):
+            starts.color_of("rmsprop")
+    finally:
+        ex.close()

@@ -17,6 +17,8 @@ MNIST is read from ``$LW_DATA`` (the folder holding ``MNIST/``), else from
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -218,3 +220,46 @@ def test_the_two_surfaces_differ_as_the_notebook_says(surfaces):
         return second / 2 / (c.max() - c.min())
 
     assert bends(small) > 2 * bends(large)
+
+
+def test_find_mnist_reads_lw_data_then_the_cache_then_downloads_when_online(tmp_path, monkeypatch):
+    """The one way the notebooks get MNIST (two_weights, mode_connectivity), on fake files."""
+    from test_datasets import write_fake_mnist
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    written = write_fake_mnist(data, "MNIST", n_train=20, n_test=4, gz=True)
+    monkeypatch.setenv("LW_CACHE", str(cache))
+    monkeypatch.setenv("LW_DATA", str(data))
+    monkeypatch.setattr(datasets, "_online", lambda *a, **k: pytest.fail("looked online"))
+    found, source = datasets.find_mnist()
+    assert source == f"MNIST from {data}"
+    pixels = (found[0][:, 0] * 255).round().to(torch.uint8).numpy()
+    np.testing.assert_array_equal(pixels, written["train"][0])
+    # no LW_DATA: the copy an earlier download left in the cache
+    monkeypatch.delenv("LW_DATA")
+    cached = write_fake_mnist(cache / "data", "MNIST", n_train=15, n_test=3, seed=1)
+    found, source = datasets.find_mnist(train=False)
+    assert source == f"MNIST from {cache / 'data'}"
+    np.testing.assert_array_equal(found[1].numpy(), cached["t10k"][1].astype(np.int64))
+    # nowhere and offline: no data, and a sentence saying what was tried
+    empty = tmp_path / "empty"
+    monkeypatch.setenv("LW_CACHE", str(empty))
+    monkeypatch.setattr(datasets, "_online", lambda *a, **k: False)
+    found, source = datasets.find_mnist()
+    assert found is None and source.startswith("no MNIST") and "cannot be reached" in source
+    # online: torchvision downloads into the cache (stubbed here: the tests have no network)
+    fetched = []
+    read = datasets.mnist
+
+    def mnist(root, train=True, download=False, subset=None, seed=0, cache=None):
+        if download:
+            fetched.append(Path(root))
+            write_fake_mnist(Path(root), "MNIST", n_train=9, n_test=2)
+        return read(root, train, False, subset, seed, cache)
+
+    monkeypatch.setattr(datasets, "mnist", mnist)
+    monkeypatch.setattr(datasets, "_online", lambda *a, **k: True)
+    found, source = datasets.find_mnist(subset=5)
+    assert fetched == [empty / "data"] and source == f"MNIST, downloaded into {empty / 'data'}"
+    assert len(found[0]) == 5
+    assert datasets.find_mnist(download=False)[0] is not None  # now in the cache

@@ -1,9 +1,12 @@
 """The look the bqplot figures share (:class:`ProfilePlot`, :class:`LossCurve`,
-:class:`EnsemblePlot`): line colours, margins and axes."""
+:class:`EnsemblePlot`): line colours, margins and axes; and the colours of runs,
+which the map's trajectories and the loss curves share (:func:`run_color`)."""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import Counter
 from collections.abc import Iterable
 
 import bqplot as bq
@@ -32,6 +35,64 @@ def next_color(used: Iterable[str]) -> str:
         if color not in used:
             return color
     return PALETTE[len(used) % len(PALETTE)]
+
+
+#: The colours of runs (optimizer trajectories and their loss curves), one per run label
+#: (:func:`run_color`). Bright enough to read on the dark end of a colour map (the map
+#: draws a trajectory over a dark halo) and dark enough to read on a white chart; none
+#: is the probe's orange, a path's red or the anchors' white.
+RUN_COLORS = (
+    "#00a8e8",
+    "#e830c0",
+    "#d8a800",
+    "#30b030",
+    "#9060f0",
+    "#888888",
+    "#00b8a0",
+    "#a86838",
+)
+
+# The usual optimizer names get fixed colours, so that "adam" looks the same in every
+# notebook whatever ran first; other labels take the least used colour when first seen.
+_RUN_COLOR_OF = dict(zip(("sgd", "momentum", "rmsprop", "adam"), RUN_COLORS[:4], strict=True))
+_RUN_LOCK = threading.Lock()
+
+
+def run_color(label: str) -> str:
+    """The colour of the run labelled ``label``: the same in every widget of the process.
+
+    A map's trajectory, a :class:`LossCurve` series and (through
+    ``LandscapeWidget.color_of``) a 3D overlay of one run label share it, so a
+    run has one colour in every picture of a notebook. ``"sgd"``, ``"momentum"``,
+    ``"rmsprop"`` and ``"adam"`` have fixed colours; another label gets the
+    least used colour of :data:`RUN_COLORS` the first time it is asked for.
+
+    Examples
+    --------
+    >>> run_color("adam") == RUN_COLORS[3]
+    True
+    >>> run_color("my run") == run_color("my run")
+    True
+    """
+    label = str(label)
+    with _RUN_LOCK:
+        color = _RUN_COLOR_OF.get(label)
+        if color is None:
+            uses = Counter(_RUN_COLOR_OF.values())
+            color = min(RUN_COLORS, key=lambda c: (uses[c], RUN_COLORS.index(c)))
+            _RUN_COLOR_OF[label] = color
+        return color
+
+
+def pick_run_color(label: str, used: Iterable[str]) -> str:
+    """:func:`run_color` of ``label``, unless another line of the same picture has it
+    (labels outnumber the colours, or two runs share a label): then the first
+    colour of :data:`RUN_COLORS` that the picture does not use yet."""
+    used = set(used)
+    color = run_color(label)
+    if color not in used:
+        return color
+    return next((c for c in RUN_COLORS if c not in used), color)
 
 
 def margins(title: str, left: int, right: int) -> dict:

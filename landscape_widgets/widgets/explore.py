@@ -20,7 +20,8 @@ class Explorer(ipywidgets.VBox):
     map : LandscapeWidget
         The live contour map, with the predictions panel beside it.
     surface : SurfaceWidget
-        The same grid as a 3D mesh; its points and paths follow the map's.
+        The same grid as a 3D mesh; its points, paths, trajectories (in the
+        map's colours) and log or linear scale follow the map's.
     profile : ProfilePlot
         The loss along each path on the map, redrawn as its points move.
     """
@@ -37,8 +38,14 @@ class Explorer(ipywidgets.VBox):
         # The map is the one place points move (drags, Python): the surface follows.
         surface.points = list(map_widget.points)
         surface.paths = list(map_widget.paths)
+        # one decision for both: the map's (automatic or chosen) log scale sets the heights
+        surface.log_height = map_widget.log_scale
+        self._mirrored: dict[str, dict] = {}  # the map's overlays drawn on the surface
+        self._follow_overlays({"new": map_widget.overlays})
         map_widget.observe(self._follow_points, "points")
         map_widget.observe(self._follow_paths, "paths")
+        map_widget.observe(self._follow_log, "log_scale")
+        map_widget.observe(self._follow_overlays, "overlays")
         map_widget.on_surface(self._follow_grid)
         self._following = True
         self._map_owned = map_widget
@@ -61,6 +68,19 @@ class Explorer(ipywidgets.VBox):
     def _follow_grid(self, surface: Any) -> None:
         self.surface.show(surface)
 
+    def _follow_log(self, change: dict) -> None:
+        self.surface.log_height = bool(change["new"])
+
+    def _follow_overlays(self, change: dict) -> None:
+        # trajectories and curves on the map lie on the surface too, in the map's colours
+        wanted = {o["name"]: o for o in change["new"] if len(o["xy"]) >= 2}
+        for gone in set(self._mirrored) - set(wanted):
+            self.surface.remove_overlay(gone)
+        for name, o in wanted.items():
+            if self._mirrored.get(name) is not o:  # the map replaces an overlay's entry whole
+                self.surface.set_overlay(name, o["xy"], color=o["color"], steps=o.get("steps"))
+        self._mirrored = wanted
+
     def close(self) -> None:
         """Stop following the map, close it (joining its threads) and this box.
 
@@ -71,6 +91,8 @@ class Explorer(ipywidgets.VBox):
             self._following = False
             self.map.unobserve(self._follow_points, "points")
             self.map.unobserve(self._follow_paths, "paths")
+            self.map.unobserve(self._follow_log, "log_scale")
+            self.map.unobserve(self._follow_overlays, "overlays")
             self.map.on_surface(self._follow_grid, remove=True)
         if self._map_owned is not None:
             self._map_owned.close()
@@ -85,7 +107,7 @@ def explore(
     bounds: Sequence[float] | None = None,
     margin: float | None = None,
     segment: Sequence[Sequence[float]] | None | str = "auto",
-    log_scale: bool = False,
+    log_scale: bool | str = "auto",
     title: str = "",
 ) -> Explorer:
     """The map, the 3D surface, a 1-D profile and the predictions of a plane, linked.
@@ -102,8 +124,12 @@ def explore(
         A draggable slice whose profile is plotted. "auto" joins the plane's
         first two anchors (w1 to w2 for a plane through networks) or crosses
         the middle of the window for a plane with one anchor.
-    log_scale : bool
-        Log colour scale on the map and log height on the surface.
+    log_scale : "auto", True or False
+        Log colour scale on the map and log height on the surface. ``"auto"``
+        (the default) is the map's choice for each finished grid: log when its
+        finite losses are positive and span more than a factor of 10 (see
+        :class:`LandscapeWidget`); the surface's heights follow the map, its
+        check box included.
     title : str
 
     Returns
@@ -146,5 +172,5 @@ def explore(
         # bqplot Figure view being created when its `marks` change can miss the change
         # and stay empty, which happened when the profile landed while the cell displayed.
         m.jobs.points_idle(30)
-    surface = SurfaceWidget(log_height=log_scale, width=360, height=360, title="3D surface")
+    surface = SurfaceWidget(log_height=m.log_scale, width=360, height=360, title="3D surface")
     return Explorer(m, surface, profile)

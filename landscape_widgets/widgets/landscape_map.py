@@ -6,6 +6,8 @@ its seams: here the synced traits with their docs, set-up, validation and the
 reactions to changes; mixins ``map_points``, ``map_trajectories`` and
 ``map_export`` hold public API, ``thread_safe_sync`` the locking; the
 background work (grid stream, answers to drags) is composed, ``map_jobs``.
+
+Over 500 lines because ~170 are the documented synced traits.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from ..output.png import colormap_names, plot_box, spans_decades, surface_arrays
 from ..wire.assets import STATIC
 from ..wire.codec import Array, array_serialization, float32_array
 from ..wire.points import CheckedList, check_paths, check_points
-from .linked_scales import check_color_range, color_range_trait
+from .linked_scales import check_color_range, color_range_trait, natural_range
 from .map_export import MapExport
 from .map_jobs import MapJobs
 from .map_points import MapPoints
+from .map_store import MapStore
 from .map_trajectories import MapTrajectories
 from .predictions import Predictor
 from .profile_plot import format_barrier
@@ -53,7 +56,9 @@ def _register(callbacks: list[Callable], callback: Callable, remove: bool) -> No
         callbacks.append(callback)
 
 
-class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, anywidget.AnyWidget):
+class LandscapeWidget(
+    MapPoints, MapTrajectories, MapExport, MapStore, ThreadSafeSync, anywidget.AnyWidget
+):
     """A loss surface in the notebook: live colour map, contours, probes and paths.
 
     Parameters
@@ -88,6 +93,9 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
     colormap, log_scale, color_range, xlabel, ylabel, contours, title, width, height
         Initial values of the traits of the same names; ``log_scale="auto"``
         (default) picks log or linear for each finished grid, see the trait.
+        Without ``color_range`` a surface of a bounded quantity is coloured over
+        its natural range (``provenance["value_range"]``, e.g. ``[0, 1]`` for
+        :func:`hessian.eigen_ratio_grid`), see the trait.
 
     Unknown keyword arguments raise TypeError, so a typo is not silently lost.
 
@@ -106,7 +114,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         queued or sent (:class:`ThreadSafeSync`); hold it to read and change
         traits in one step.
 
-    Long (~450 lines) because ~170 are the documented traits and this docstring.
+    Long (~570 lines) because ~170 are the documented traits and this docstring.
 
     Examples
     --------
@@ -215,7 +223,11 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         "sets it from each finished grid: log when the finite values are positive and span "
         "more than a factor of 10",
     ).tag(sync=True)
-    color_range = color_range_trait("the ends of the colour scale").tag(sync=True)
+    color_range = color_range_trait(
+        "the ends of the colour scale",
+        "; a map not given one takes a shown surface's natural range, "
+        "provenance['value_range'], until it is set",
+    ).tag(sync=True)
     aspect = traitlets.Enum(
         ("equal", "free", "unequal"),
         default_value="free",
@@ -280,6 +292,9 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         if log_scale != "auto" and not isinstance(log_scale, bool):
             raise TypeError(f"log_scale must be True, False or 'auto', not {log_scale!r}")
         self._log_auto = log_scale == "auto"
+        # no range given: a surface's natural range (provenance "value_range") is the default
+        self._range_auto = kwargs.get("color_range") is None
+        kwargs = {k: v for k, v in kwargs.items() if not (k == "color_range" and v is None)}
         # axis names and aspect the caller chose: planes and surfaces do not override them
         self._chosen = {k for k in ("xlabel", "ylabel", "aspect") if k in kwargs}
         if log_scale is True:
@@ -291,6 +306,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         self.profile_plot = profile_plot
         self.profiles: dict[str, Profile] = {}
         self.trajectories: dict[str, Any] = {}
+        self._run_keys: dict[str, str] = {}  # overlay name -> run label its colour follows
         self.jobs: MapJobs | None = None
         self.starts = None
         self._drag_callbacks: list[Callable] = []
@@ -427,10 +443,19 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
             if self.landscape is None:
                 prov = getattr(surface, "provenance", None) or {}
                 self._name_axes(prov.get("axis_names") or ("x", "y"), prov.get("same_units"))
+            natural = natural_range(surface)
+            if self._range_auto:
+                self._setting_auto_range = True
+                try:
+                    self.color_range = [] if natural is None else list(natural)
+                finally:
+                    self._setting_auto_range = False
             if self._log_auto and self.done:
+                # a bounded quantity is judged by its natural range: [0, 1] stays linear
+                spread = grid if natural is None or self.color_range != list(natural) else natural
                 self._setting_auto_log = True
                 try:
-                    self.log_scale = spans_decades(grid)
+                    self.log_scale = spans_decades(np.asarray(spread))
                 finally:
                     self._setting_auto_log = False
             if self.landscape is None:
@@ -496,7 +521,7 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
         again is harmless.
         """
         # getattr: close() also runs when __init__ failed before these were set
-        works = [getattr(self, "jobs", None), getattr(self, "starts", None)]
+        works = [getattr(self, "jobs", None), getattr(self, "starts", None), self.watcher]
         works = [work for work in works if work is not None]
         for work in works:  # all told to stop before any is waited for
             work.close(timeout=0)
@@ -532,6 +557,12 @@ class LandscapeWidget(MapPoints, MapTrajectories, MapExport, ThreadSafeSync, any
     @traitlets.validate("color_range")
     def _check_color_range(self, proposal: dict) -> list:
         return check_color_range(proposal["value"])
+
+    @traitlets.observe("color_range")
+    def _color_range_set(self, change: dict) -> None:
+        # a range from Python, the page or a link ends the surface's natural one
+        if not getattr(self, "_setting_auto_range", False):
+            self._range_auto = False
 
     @traitlets.observe("view")
     def _view_changed(self, change: dict) -> None:

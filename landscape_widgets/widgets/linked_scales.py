@@ -5,6 +5,12 @@ skip connections, a surface on 100 samples beside one on 10,000) are read by
 their colours; each with its own range, "this one is flatter" can only be read
 off the colour bars. :func:`link_color_range` gives them one range, the union
 of what they show, and keeps it up to date as their grids change.
+
+A map of a bounded quantity (the |lambda_min/lambda_max| ratio, in [0, 1])
+is read against its natural range, not against its own spread, which makes
+a nearly convex map look uniformly bright: such a surface says so in
+``provenance["value_range"]`` (:func:`natural_range`) and a map given no
+``color_range`` takes it.
 """
 
 from __future__ import annotations
@@ -17,19 +23,45 @@ import traitlets
 
 from ..output.png import finite_range
 
-__all__ = ["ColorRangeLink", "check_color_range", "color_range_trait", "link_color_range"]
+__all__ = [
+    "ColorRangeLink",
+    "check_color_range",
+    "color_range_trait",
+    "link_color_range",
+    "natural_range",
+]
 
 
-def color_range_trait(what: str) -> traitlets.List:
-    """The ``color_range`` trait of a map or 3D view: ``[lo, hi]`` or ``[]``."""
+def color_range_trait(what: str, more: str = "") -> traitlets.List:
+    """The ``color_range`` trait of a map or 3D view: ``[lo, hi]`` or ``[]``.
+
+    ``more`` is added to the help text, before its default.
+    """
     return traitlets.List(
         traitlets.Float(),
         default_value=[],
         maxlen=2,
         help=f"[lo, hi]: the values at {what}, shared by widgets that are compared (see "
-        "link_color_range); values beyond clamp; [] takes the grid's own finite range; "
+        f"link_color_range); values beyond clamp; [] takes the grid's own finite range{more}; "
         "default []",
     )
+
+
+def natural_range(surface: Any) -> tuple[float, float] | None:
+    """The range a surface's quantity is bounded to, from ``provenance["value_range"]``
+    (``[lo, hi]``, finite, lo < hi); None when it gives none or none that fits.
+
+    Examples
+    --------
+    >>> natural_range(Surface(x, y, ratio, provenance={"value_range": [0, 1]}))  # doctest: +SKIP
+    (0.0, 1.0)
+    """
+    value = (getattr(surface, "provenance", None) or {}).get("value_range")
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (lo, hi) if np.isfinite([lo, hi]).all() and lo < hi else None
 
 
 def check_color_range(value) -> list[float]:

@@ -19,7 +19,7 @@ import traitlets
 
 from .bq_legend import LegendEntry, MarginLegend
 from .bq_marks import for_display, hold_sync, numeric_1d, read_only_view, real_number
-from .bq_style import bottom_axis, figure_options, next_color, set_log_ticks, side_axis
+from .bq_style import bottom_axis, figure_options, pick_run_color, set_log_ticks, side_axis
 
 
 def downsample_minmax(x: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
@@ -136,7 +136,10 @@ class LossCurve(bq.Figure):
 
     Notes
     -----
-    Each series is drawn sorted by step; NaN and inf losses are gaps.
+    Each series is drawn sorted by step; NaN and inf losses are gaps. A
+    series takes the colour of the run it is named after
+    (:func:`~landscape_widgets.widgets.bq_style.run_color`): a series
+    ``"adam"`` has the colour of the map's trajectory labelled ``"adam"``.
 
     Examples
     --------
@@ -196,6 +199,7 @@ class LossCurve(bq.Figure):
         self._smooth_lines: dict[str, bq.Lines] = {}
         self._colors: dict[str, str] = {}
         self._wanted_colors: dict[str, str] = {}  # asked for by extend(color=...)
+        self._dashed: set[str] = set()  # asked for by extend(dashed=True)
 
         self.x_scale = bq.LinearScale()
         self.y_scale = bq.LogScale() if log_scale else bq.LinearScale()
@@ -260,20 +264,37 @@ class LossCurve(bq.Figure):
         v = real_number(loss, "loss")
         self._add(series, np.array([s]), np.array([v]))
 
+    def color_of(self, series: str) -> str:
+        """The colour series ``series`` is drawn in (KeyError before its first point)."""
+        with self._lock:
+            if series not in self._colors:
+                raise KeyError(f"no series {series!r} drawn; the curve has {sorted(self._colors)}")
+            return self._colors[series]
+
     def extend(
-        self, steps: Any, losses: Any, series: str = "loss", color: str | None = None
+        self,
+        steps: Any,
+        losses: Any,
+        series: str = "loss",
+        color: str | None = None,
+        dashed: bool = False,
     ) -> None:
         """Add many points at once (1-D array-likes of the same length), drawn now.
 
-        ``color`` (CSS) fixes a new series' colour, e.g. to match its path on a map.
+        ``color`` (CSS) fixes a new series' colour, e.g. ``map.color_of(run)``;
+        by default a series has the colour of the run it is named after.
+        ``dashed`` draws a new series dashed (legend too): one run's colour for
+        two conditions, say normalised and stretched inputs.
         Unlike :meth:`append`, ``extend`` is not throttled: nothing is left to a
         timer, so a curve filled in a cell and then displayed receives no update
         while the page is still building its axes (bqplot's axes fail on a
         domain change that arrives in the middle of their rendering).
         """
-        if color is not None:
-            with self._lock:
+        with self._lock:
+            if color is not None:
                 self._wanted_colors[series] = str(color)
+            if dashed:
+                self._dashed.add(series)
         st = numeric_1d(steps, "steps")
         lo = numeric_1d(losses, "losses")
         if st.shape != lo.shape:
@@ -294,6 +315,7 @@ class LossCurve(bq.Figure):
                 del self._series[name]
                 self._dirty.discard(name)
                 self._colors.pop(name, None)
+                self._dashed.discard(name)
                 for table in (self._lines, self._smooth_lines):
                     if name in table:
                         gone.append(table.pop(name))
@@ -397,11 +419,14 @@ class LossCurve(bq.Figure):
         set_log_ticks(self.y_axis, values, self.log_scale)
 
     def _create(self, name, steps, shown, smoothed) -> list[bq.Lines]:
-        color = self._wanted_colors.get(name) or next_color(self._colors.values())
+        color = self._wanted_colors.get(name) or pick_run_color(name, self._colors.values())
         self._colors[name] = color
         # the raw and the smoothed line of a series: same steps, scales, colour and name
         scales = {"x": self.x_scale, "y": self.y_scale}
-        common = {"x": steps, "scales": scales, "colors": [color], "labels": [name]}
+        style = "dashed" if name in self._dashed else "solid"
+        common = {
+            "x": steps, "scales": scales, "colors": [color], "labels": [name], "line_style": style,
+        }  # fmt: skip
         raw = bq.Lines(
             y=shown,
             stroke_width=1.5,
@@ -419,7 +444,8 @@ class LossCurve(bq.Figure):
     def _update_legend(self) -> None:
         """Name the series in a legend under the plot once there are two or more."""
         several = len(self._lines) > 1
-        self.legend.show([LegendEntry(n, self._colors[n]) for n in self._lines] if several else [])
+        entries = [LegendEntry(n, self._colors[n], n in self._dashed) for n in self._lines]
+        self.legend.show(entries if several else [])
 
     @traitlets.observe("log_scale")
     def _log_scale_changed(self, change: dict) -> None:

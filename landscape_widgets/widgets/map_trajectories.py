@@ -9,6 +9,10 @@ A *start* is a probe whose runs follow it: when it is dropped somewhere, the
 chosen optimizers run from there on a background thread (:class:`Starts`)
 and their paths replace the old ones, then play from the first step.
 
+A trajectory's colour is its run label's (:func:`.bq_style.run_color`), the
+colour a :class:`LossCurve` series of that name gets too, so one optimizer
+has one colour on every map and chart of a notebook; :meth:`color_of` says it.
+
 :class:`MapTrajectories` is a mixin of :class:`LandscapeWidget`, not a part
 composed into it: its methods are the widget's public API
 (``w.add_trajectory(run)``) and act on the widget's own synced traits, so a
@@ -29,14 +33,9 @@ from ..core.trajectory import PlanePath, Trajectory, check_steps, record_traject
 from ..wire.codec import float32_array
 from ..wire.jobs import JOIN_TIMEOUT, LatestJob
 from ..wire.points import encode_steps
+from .bq_style import pick_run_color
 
-# One colour per optimizer, distinct from the probe (orange) and path (red) markers.
-TRAJECTORY_COLORS = ("#00d5ff", "#ff3fd0", "#ffd000", "#50e000", "#ffffff", "#a0a0a0")
 MODES = ("plane", "full")
-
-
-def trajectory_color(k: int) -> str:
-    return TRAJECTORY_COLORS[k % len(TRAJECTORY_COLORS)]
 
 
 def overlay_label(label: str, path: PlanePath, numel_scale: float) -> str:
@@ -145,6 +144,28 @@ class MapTrajectories:
         with self.send_lock:
             self.overlays = [o for o in self.overlays if o["name"] != name]
             self.trajectories.pop(name, None)
+            self._run_keys.pop(name, None)
+
+    def color_of(self, run: str) -> str:
+        """The colour of a run on the map, to draw it in elsewhere (a 3D view, a chart).
+
+        ``run`` is an overlay's name (``"adam"``, ``"drag me:adam"``) or a run
+        label (``"adam"``: the first trajectory of that label). KeyError when the
+        map has neither.
+
+        Examples
+        --------
+        >>> m.add_trajectory(run)  # doctest: +SKIP
+        >>> view.set_overlay(run.label, xy, color=m.color_of(run.label))  # doctest: +SKIP
+        """
+        with self.send_lock:
+            colors = {o["name"]: o["color"] for o in self.overlays}
+            if run in colors:
+                return colors[run]
+            for name, key in self._run_keys.items():
+                if key == run and name in colors:
+                    return colors[name]
+        raise KeyError(f"no run {run!r} on the map (have: {', '.join(colors) or 'none'})")
 
     def add_trajectory(
         self,
@@ -159,6 +180,9 @@ class MapTrajectories:
         distance to the plane), also kept in ``trajectories[name]``. A path
         that leaves the plane says so in the legend, with its largest
         distance: its shadow can cross terrain the run never touched.
+        Without ``color`` the path has its run label's colour (``label``, else
+        the trajectory's), the one :meth:`color_of` gives and a
+        :class:`LossCurve` series of that name gets.
         """
         if not isinstance(trajectory, Trajectory):
             raise TypeError(f"expected a Trajectory, not {type(trajectory).__name__}")
@@ -173,7 +197,9 @@ class MapTrajectories:
                 name = f"{base} {k}"
         path = trajectory.project(self.plane)
         with self.send_lock:
-            return self._draw_trajectory(name, trajectory, path, color, label)
+            return self._draw_trajectory(
+                name, trajectory, path, color, label, key=label or trajectory.label or name
+            )
 
     def add_start(
         self,
@@ -202,12 +228,11 @@ class MapTrajectories:
         and draws the path's projection, with its distance to the plane in the
         legend. Runs use the landscape's model, data (all of it) and loss
         unless ``model``/``data`` are given; the trajectories are in
-        ``runs_from(name)``.
+        ``runs_from(name)``. Each run has its label's colour (so "adam" from a
+        start looks like "adam" elsewhere) unless ``colors`` are given.
         """
         if self.landscape is None:
             raise ValueError("starts need a map computed from a Landscape")
-        # after the colours of the starts already on the map
-        first_color = self.starts.colors_used() if self.starts is not None else 0
         spec = start_spec(
             self.landscape,
             runs,
@@ -219,7 +244,6 @@ class MapTrajectories:
             model,
             data,
             colors,
-            first_color,
         )
         if self.starts is None:
             self.starts = Starts(self, draw=self._draw_trajectory)
@@ -239,8 +263,14 @@ class MapTrajectories:
         path: PlanePath,
         color: str | None = None,
         label: str | None = None,
+        key: str | None = None,
     ) -> PlanePath:
-        """Draw a projected path; one that diverged is cut at its first NaN/inf point."""
+        """Draw a projected path; one that diverged is cut at its first NaN/inf point.
+
+        Without ``color`` it takes the colour of its run label ``key``; a second
+        run of one label on this map is coloured by its own ``name`` instead, so
+        that two runs on one map never share a colour by their label alone.
+        """
         text = label or trajectory.label or name
         bad = ~np.isfinite(path.xy).all(axis=1) | ~np.isfinite(path.distance)
         if bad.any():
@@ -253,14 +283,23 @@ class MapTrajectories:
             if not np.isfinite(path.xy).all():
                 raise ValueError(f"trajectory {name!r} is not finite even at its start")
         if color is None:
-            known = [o["name"] for o in self.overlays if "steps" in o]
-            color = trajectory_color(known.index(name) if name in known else len(known))
+            color = self._run_color(name, key or trajectory.label or name)
         self.trajectories[name] = path
         text = overlay_label(text, path, float(self.plane.origin.norm()))
         self.set_overlay(name, path.xy, color=color, label=text, steps=path.steps)
         if self._fit:
             self._grow_to_fit()
         return path
+
+    def _run_color(self, name: str, key: str) -> str:
+        """The colour of overlay ``name`` of run label ``key`` (see :meth:`_draw_trajectory`)."""
+        others = {o["name"]: o["color"] for o in self.overlays if o["name"] != name}
+        if any(self._run_keys.get(n) == key for n in others):
+            key = name
+        self._run_keys[name] = key
+        # a run drawn again (a start dropped elsewhere) keeps its colour
+        mine = next((o["color"] for o in self.overlays if o["name"] == name), None)
+        return mine or pick_run_color(key, others.values())
 
 
 def _padded(box: list[float], margin: float) -> list[float]:
@@ -271,7 +310,7 @@ def _padded(box: list[float], margin: float) -> list[float]:
     return [x0 - pad, x1 + pad, y0 - pad, y1 + pad]
 
 
-#: ``draw(name, trajectory, path, color=..., label=...)``: puts a run on the map.
+#: ``draw(name, trajectory, path, color=..., label=..., key=...)``: puts a run on the map.
 DrawTrajectory = Callable[..., PlanePath]
 
 
@@ -284,7 +323,7 @@ class Starts:
         The map: its points say where each start is, its landscape and
         plane what to run, its ``activity`` trait what is running.
     draw : callable
-        ``draw(name, trajectory, path, color=..., label=...)`` puts a
+        ``draw(name, trajectory, path, color=..., label=..., key=...)`` puts a
         finished run on the map; called inside the widget's ``hold_sync``.
     """
 
@@ -310,10 +349,6 @@ class Starts:
         if self._pending:
             # a newer drop makes the running optimizers stale: stop them
             self.jobs.submit(self._job, cancel_running=True)
-
-    def colors_used(self) -> int:
-        """How many trajectory colours the starts took so far (the next start's come after)."""
-        return sum(len(spec["runs"]) for spec in self.specs.values())
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until no run is going or waiting; False if ``timeout`` ran out first."""
@@ -359,13 +394,15 @@ class Starts:
             if cancel.is_set():
                 return False
             self.runs[name] = done
+            colors = spec["colors"]
             for k, (label, traj) in enumerate(done.items()):
                 self.draw(
                     f"{name}:{label}",
                     traj,
                     paths[label],
-                    color=spec["colors"][k % len(spec["colors"])],
+                    color=colors[k % len(colors)] if colors else None,
                     label=f"{name}: {label}",
+                    key=label,
                 )
         return True
 
@@ -402,20 +439,16 @@ def start_spec(
     model: Any,
     data: Any,
     colors: Sequence[str] | None,
-    first_color: int = 0,
 ) -> dict:
     """A start's settings, checked now rather than later on the background thread.
 
-    Without ``colors`` the runs take the trajectory colours from number
-    ``first_color`` on.
+    Without ``colors`` (``[]`` in the spec) each run takes its label's colour.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     runs = normalise_runs(runs)
     _check_runs(runs)
     check_steps(steps=steps, every=every)
-    if not colors:
-        colors = [trajectory_color(first_color + k) for k in range(len(runs))]
     return {
         "runs": runs,
         "mode": mode,
@@ -425,7 +458,7 @@ def start_spec(
         "seed": seed,
         "model": model if model is not None else landscape.model,
         "data": data if data is not None else landscape.data,
-        "colors": list(colors),
+        "colors": list(colors or ()),
     }
 
 

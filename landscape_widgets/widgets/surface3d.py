@@ -39,7 +39,7 @@ from ..output.png import (
     surface_arrays,
 )
 from ..wire.points import CheckedList, bezier, check_paths, check_points, encode_steps
-from .linked_scales import check_color_range, color_range_trait
+from .linked_scales import check_color_range, color_range_trait, natural_range
 from .mesh3d import HALF_SPAN, Terrain, box_half, scene_heights
 from .scene3d import INK, SurfaceScene
 
@@ -244,6 +244,8 @@ class SurfaceWidget(ipywidgets.VBox):
         self.xlabel, self.ylabel = xlabel or "x", ylabel or "y"
         if color_range is not None:
             self.color_range = list(color_range)
+        # no range given: a bounded quantity's natural range (provenance "value_range")
+        self._range_auto = color_range is None
         self.width, self.height = width, height
         self._layout_frame()
         if surface is not None:
@@ -313,6 +315,9 @@ class SurfaceWidget(ipywidgets.VBox):
         """
         metric = self.metric if metric is None else metric
         x, y, grid, anchors = surface_arrays(surface, metric)
+        natural = natural_range(surface) if self._range_auto else None
+        if natural is not None and not self.color_range:
+            self.color_range = list(natural)
         if grid.shape[0] < 2 or grid.shape[1] < 2:
             raise ValueError(
                 f"a 3D surface needs at least 2 x 2 grid points, got {grid.shape[1]} x "
