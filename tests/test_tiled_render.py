@@ -601,3 +601,25 @@ def test_a_partial_store_read_filled_shows_each_cell_as_its_nearest_finished_one
         assert any(filled.loss[r, c] == raw.loss[a, b] for a, b in nearest)
     rest = ls.render(plane, 16, bounds=BOUNDS, store=store, tile=4, progress=False)
     assert rest.provenance["render"]["tiles_computed"] == 15
+
+
+def test_a_batchnorm_network_renders_with_its_statistics_fingerprinted(tmp_path):
+    from landscape_widgets import models
+
+    torch.manual_seed(0)
+    X, y = datasets.images(16, size=8, classes=3, seed=0)
+    net = models.small_cnn(in_channels=3, classes=3, width=4, bn=True).eval()
+    ls = Landscape(net, nn.CrossEntropyLoss(), (X, y))
+    plane = Plane.random(net, seed=0)
+    surf = ls.render(
+        plane, 4, bounds=BOUNDS, tile=2, strategy="loop", store=tmp_path / "bn.zarr", progress=False
+    )
+    ref = ls.evaluate(plane, resolution=4, bounds=BOUNDS, strategy="loop")
+    np.testing.assert_allclose(surf.loss, ref.loss, rtol=1e-6)
+    # other BatchNorm statistics (a buffer, not a parameter) are another model
+    with torch.no_grad():
+        net[1].running_mean += 1.0
+    with pytest.raises(StoreMismatch, match="model"):
+        Landscape(net, nn.CrossEntropyLoss(), (X, y)).render(
+            plane, 4, bounds=BOUNDS, tile=2, store=tmp_path / "bn.zarr", progress=False
+        )
