@@ -11,6 +11,8 @@ The loaders of the standard image sets, :func:`mnist`, :func:`fashion_mnist`
 and :func:`cifar10`, are here too; they read the files with torchvision
 (see :mod:`landscape_widgets.core.standard_datasets`). :func:`find_mnist` is
 how the notebooks get MNIST: from ``$LW_DATA``, the cache, or a download.
+
+Over 500 lines because each generator documents the data it draws, with an example.
 """
 
 from __future__ import annotations
