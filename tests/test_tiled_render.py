@@ -375,6 +375,19 @@ def slow_mlp():
 '''
 
 
+# a render of the slow model that lasts seconds: long enough to kill or to watch
+SLOW_RENDER = dict(
+    model="nets.py:slow_mlp",
+    weights=["slow.pt"],
+    data="spirals",
+    data_options={"n": 100},
+    resolution=32,
+    tile=8,
+    bounds=list(BOUNDS),
+    strategy="loop",
+)
+
+
 def toml_value(v) -> str:
     if isinstance(v, dict):
         return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
@@ -500,19 +513,9 @@ def test_a_bad_config_is_refused_naming_the_field_and_nothing_is_written(
 
 
 def test_a_render_killed_with_sigkill_resumes_to_the_uninterrupted_result(project):
-    common = dict(
-        model="nets.py:slow_mlp",
-        weights=["slow.pt"],
-        data="spirals",
-        data_options={"n": 100},
-        resolution=32,
-        tile=8,
-        bounds=list(BOUNDS),
-        strategy="loop",
-    )
-    ref_cfg = write_config(project, "ref", **common, store="ref.zarr")
+    ref_cfg = write_config(project, "ref", **SLOW_RENDER, store="ref.zarr")
     assert cli("render", str(ref_cfg), "--no-progress", cwd=project).returncode == 0
-    cfg = write_config(project, "cut", **common, store="cut.zarr")
+    cfg = write_config(project, "cut", **SLOW_RENDER, store="cut.zarr")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "landscape_widgets", "render", str(cfg), "--no-progress"],
@@ -547,19 +550,7 @@ def test_a_render_killed_with_sigkill_resumes_to_the_uninterrupted_result(projec
 def test_the_map_fills_in_from_a_store_another_process_is_rendering(project):
     from landscape_widgets import LandscapeWidget
 
-    cfg = write_config(
-        project,
-        "live",
-        model="nets.py:slow_mlp",
-        weights=["slow.pt"],
-        data="spirals",
-        data_options={"n": 100},
-        resolution=32,
-        tile=8,
-        bounds=list(BOUNDS),
-        strategy="loop",
-        store="live.zarr",
-    )
+    cfg = write_config(project, "live", **SLOW_RENDER, store="live.zarr")
     store = project / "live.zarr"
     m = LandscapeWidget.from_store(store, interval=0.05)  # before the store exists
     assert m.status == "computing" or m.activity.startswith("waiting")
