@@ -28,7 +28,14 @@ from torch import nn
 from ..core.landscape import Landscape
 from ..core.planes import Plane
 
-__all__ = ["RenderJob", "data_fingerprint", "dumps", "model_fingerprint", "run_tile"]
+__all__ = [
+    "RenderJob",
+    "data_fingerprint",
+    "dumps",
+    "grid_coords",
+    "model_fingerprint",
+    "run_tile",
+]
 
 
 @dataclass
@@ -91,9 +98,14 @@ class RenderJob:
         )
 
     def coords(self, indices: np.ndarray) -> np.ndarray:
-        """``(n, 2)`` plane coordinates of flat grid indices (row-major over (y, x))."""
-        nx = len(self.xs)
-        return np.stack([self.xs[indices % nx], self.ys[indices // nx]], axis=1)
+        """``(n, 2)`` plane coordinates of flat grid indices (:func:`grid_coords`)."""
+        return grid_coords(self.xs, self.ys, indices)
+
+
+def grid_coords(xs: np.ndarray, ys: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` plane coordinates of flat grid indices, row-major over (y, x) as ``Grid``'s."""
+    nx = len(xs)
+    return np.stack([xs[indices % nx], ys[indices // nx]], axis=1)
 
 
 def dumps(job: RenderJob) -> tuple[str, bytes]:

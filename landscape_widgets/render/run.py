@@ -30,8 +30,16 @@ from ..core.grid import Grid
 from ..core.landscape import Landscape
 from ..core.planes import Plane
 from ..core.results import Surface
-from .job import RenderJob, data_fingerprint, dumps, model_fingerprint, plane_fingerprint, run_tile
-from .store import RenderStore
+from .job import (
+    RenderJob,
+    data_fingerprint,
+    dumps,
+    grid_coords,
+    model_fingerprint,
+    plane_fingerprint,
+    run_tile,
+)
+from .store import RenderStore, tiled_surface
 from .tiling import DEFAULT_TILE, Tiling
 
 __all__ = ["RenderError", "render"]
@@ -83,32 +91,8 @@ class _MemoryStore:
         self.spec = {**self.spec, **changes}
 
     def surface(self) -> Surface:
-        grids = {m: self.tiling.assemble(a) for m, a in self.arrays.items()}
-        complete = bool(self.done.all())
-        plane = self.spec["plane"]
-        prov = {
-            **self.spec.get("provenance", {}),
-            "strategy": self.spec.get("strategy"),
-            "axis_names": list(plane["axis_names"]),
-            "kind": plane["kind"],
-            "same_units": plane["same_units"],
-            "render": {
-                "store": None,
-                "tiles_done": int(self.done.sum()),
-                "tiles": int(self.done.size),
-                "fraction_done": float(self.done.mean()),
-            },
-        }
-        return Surface(
-            np.asarray(self.x),
-            np.asarray(self.y),
-            grids["loss"].copy(),
-            grids,
-            {k: tuple(v) for k, v in plane["anchors"].items()},
-            prov,
-            0,
-            complete,
-            None if complete else self.tiling.cell_mask(self.done),
+        return tiled_surface(
+            self.spec, self.tiling, self.x, self.y, self.arrays, self.done, None, False
         )
 
 
@@ -367,8 +351,7 @@ class _InProcess(_Runner):
 
     def submit(self, indices):
         fut = cf.Future()
-        nx = len(self.xs)
-        coords = np.stack([self.xs[indices % nx], self.ys[indices // nx]], axis=1)
+        coords = grid_coords(self.xs, self.ys, indices)
         try:
             fut.set_result(self.ls.evaluate_points(self.plane, coords, strategy=self.strategy))
         except Exception as err:

@@ -28,7 +28,15 @@ from scipy.ndimage import distance_transform_edt
 from ..core.results import Surface
 from .tiling import Tiling
 
-__all__ = ["COMPARED", "FORMAT", "RenderStore", "StoreError", "StoreMismatch", "open_store"]
+__all__ = [
+    "COMPARED",
+    "FORMAT",
+    "RenderStore",
+    "StoreError",
+    "StoreMismatch",
+    "open_store",
+    "tiled_surface",
+]
 
 FORMAT = "landscape-widgets render store"
 VERSION = 1
@@ -193,42 +201,49 @@ class RenderStore:
         nearest finished cell (a partial render as a picture, as the map shows
         a grid streaming in); ``surface.computed`` marks the finished ones.
         """
-        done = self.tiles_done()
-        grids = {m: self.tiling.assemble(self._group[m][...]) for m in self.metrics}
-        computed = self.tiling.cell_mask(done)
-        if filled and computed.any() and not computed.all():
-            # every cell's nearest finished cell, by Euclidean distance in grid steps
-            _, (iy, ix) = distance_transform_edt(~computed, return_indices=True)
-            grids = {m: g[iy, ix] for m, g in grids.items()}
-        spec = self.spec
-        plane = spec["plane"]
-        complete = bool(done.all())
-        prov = dict(spec.get("provenance", {}))
-        prov.update(
-            render={
-                "store": str(self.path),
-                "tiles_done": int(done.sum()),
-                "tiles": int(done.size),
-                "fraction_done": float(done.mean()),
-                "cells_done": int(computed.sum()),
-            },
-            strategy=spec.get("strategy"),
-            axis_names=list(plane.get("axis_names", ("x", "y"))),
-            kind=plane.get("kind"),
+        grids = {m: self._group[m][...] for m in self.metrics}
+        x, y = self._group["x"][...], self._group["y"][...]
+        return tiled_surface(
+            self.spec, self.tiling, x, y, grids, self.tiles_done(), str(self.path), filled
         )
-        if "same_units" in plane:
-            prov["same_units"] = plane["same_units"]
-        return Surface(
-            np.asarray(self._group["x"][...]),
-            np.asarray(self._group["y"][...]),
-            grids["loss"].copy(),
-            grids,
-            {k: tuple(v) for k, v in plane.get("anchors", {}).items()},
-            prov,
-            0,
-            complete,
-            None if complete else computed,
-        )
+
+
+def tiled_surface(spec, tiling, x, y, tiled: dict, done, store, filled: bool) -> Surface:
+    """A render's Surface from its tile-major arrays and done flags (see ``surface()``)."""
+    grids = {m: tiling.assemble(a) for m, a in tiled.items()}
+    computed = tiling.cell_mask(done)
+    if filled and computed.any() and not computed.all():
+        # every cell's nearest finished cell, by Euclidean distance in grid steps
+        _, (iy, ix) = distance_transform_edt(~computed, return_indices=True)
+        grids = {m: g[iy, ix] for m, g in grids.items()}
+    plane = spec["plane"]
+    complete = bool(done.all())
+    prov = dict(spec.get("provenance", {}))
+    prov.update(
+        render={
+            "store": store,
+            "tiles_done": int(done.sum()),
+            "tiles": int(done.size),
+            "fraction_done": float(done.mean()),
+            "cells_done": int(computed.sum()),
+        },
+        strategy=spec.get("strategy"),
+        axis_names=list(plane.get("axis_names", ("x", "y"))),
+        kind=plane.get("kind"),
+    )
+    if "same_units" in plane:
+        prov["same_units"] = plane["same_units"]
+    return Surface(
+        np.asarray(x),
+        np.asarray(y),
+        grids["loss"].copy(),
+        grids,
+        {k: tuple(v) for k, v in plane.get("anchors", {}).items()},
+        prov,
+        0,
+        complete,
+        None if complete else computed,
+    )
 
 
 def _canon(value):
